@@ -1,0 +1,26 @@
+"""All tables. Each feature keeps its models in its own module; importing this package
+registers every table on `Base.metadata` (Alembic and the test schema rely on that)."""
+
+from app.db.base import Base
+from app.db.models.core import (
+    Chat,
+    ChatMember,
+    InboxRow,
+    Member,
+    MemberEvent,
+    OutboxRow,
+    ProcessedKey,
+    RateEvent,
+)
+
+__all__ = [
+    "Base",
+    "Chat",
+    "ChatMember",
+    "InboxRow",
+    "Member",
+    "MemberEvent",
+    "OutboxRow",
+    "ProcessedKey",
+    "RateEvent",
+]

@@ -1,0 +1,215 @@
+"""Turn texts into the terms and character n-grams the FAQ index compares.
+
+Runs on every knowledge-base question when an index is built and on every member message before
+it is matched. The jieba dictionary is loaded once per process (about a second) and shared
+read-only; each index gets its own tokenizer holding the KB's domain words, so the global jieba
+tokenizer is never touched and an index, once built, never changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import jieba
+
+from app.faq.text import TextRules, has_cjk
+
+_LOG = logging.getLogger(__name__)
+_SPACE = re.compile(r"\s+")
+_KEEP_TOKEN = re.compile(r"[\u3400-\u9fffa-z0-9]")
+# Frequency given to a domain word so jieba keeps it whole (a typical two-character word has a
+# few thousand; 20,000 outweighs any split into commoner parts).
+_DOMAIN_WORD_FREQ = 20_000
+_BASE_LOCK = threading.Lock()
+
+
+@cache
+def _base_tokenizer() -> jieba.Tokenizer:
+    """jieba's default dictionary, loaded once per process and never modified."""
+    with _BASE_LOCK:
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        tokenizer = jieba.Tokenizer()
+        tokenizer.initialize()
+        return tokenizer
+
+
+def warm_up() -> None:
+    """Load jieba's dictionary and the pinyin table now rather than on the first message."""
+    _base_tokenizer()
+    _pinyin_table()
+
+
+def domain_tokenizer(words: Iterable[str]) -> jieba.Tokenizer:
+    """A private jieba tokenizer: the default dictionary plus the given domain words."""
+    base = _base_tokenizer()
+    tokenizer = jieba.Tokenizer()
+    # Copying the prefix dictionary (~30 ms) instead of re-initialising (~1 s) keeps rebuilds fast
+    # and leaves the shared base tokenizer untouched.
+    tokenizer.FREQ = dict(base.FREQ)
+    tokenizer.total = base.total
+    tokenizer.initialized = True
+    for word in sorted(set(words)):
+        if len(word) > 1 and tokenizer.FREQ.get(word, 0) < _DOMAIN_WORD_FREQ:
+            tokenizer.add_word(word, _DOMAIN_WORD_FREQ)
+    return tokenizer
+
+
+def general_weight(word: str) -> float:
+    """How informative a word is in general Chinese, 0.15–1, from jieba's corpus frequency.
+
+    Function words (什么, 可以, 情况) score low, content words (蓝色, 停车, 秒杀) high; used so
+    that words the KB has never seen do not all look like rare content words.
+    """
+    base = _base_tokenizer()
+    if not has_cjk(word):
+        return 0.6
+    frequency = base.FREQ.get(word, 0)
+    informativeness = math.log(base.total / (frequency + 1))
+    return min(1.0, max(0.15, (informativeness - 6.0) / 6.0))
+
+
+class Synonyms:
+    """Rewrites every word of a synonym group as the group's first word."""
+
+    def __init__(self, groups: Sequence[Sequence[str]]) -> None:
+        self._canonical: dict[str, str] = {}
+        for group in groups:
+            head = group[0].casefold()
+            for word in group:
+                self._canonical.setdefault(word.casefold(), head)
+        ordered = sorted(self._canonical, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Every word named in a group (heads included)."""
+        return frozenset(self._canonical)
+
+    def apply(self, text: str) -> str:
+        """Replace each synonym by its group head, longest match first."""
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda match: self._canonical[match.group(0)], text)
+
+
+@cache
+def _pinyin_table() -> Mapping[int, str]:
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    return pinyin_dict
+
+
+@cache
+def char_sound(char: str) -> str:
+    """A character's first reading without tone (积 → ji); the character itself if unknown."""
+    readings = _pinyin_table().get(ord(char))
+    if not readings:
+        return char
+    first = readings.split(",")[0]
+    return "".join(c for c in unicodedata.normalize("NFKD", first) if c.isascii())
+
+
+def sound_key(word: str) -> str:
+    """The toneless pinyin of a word, used to find homophone typos (积份 → 积分)."""
+    return " ".join(char_sound(char) for char in word)
+
+
+class TypoCorrector:
+    """Maps unknown words to a KB word that sounds the same (the usual Chinese typo)."""
+
+    def __init__(self, vocabulary: Iterable[str]) -> None:
+        self._known = frozenset(vocabulary)
+        by_sound: dict[str, str] = {}
+        for word in sorted(self._known, key=lambda w: (-len(w), w)):
+            if len(word) > 1 and has_cjk(word):
+                by_sound.setdefault(sound_key(word), word)
+        self._by_sound = by_sound
+
+    def correct(self, tokens: Sequence[str]) -> list[str]:
+        """Replace unknown tokens (or unknown pairs of single characters) by homophone KB words."""
+        result: list[str] = []
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            pair = token + tokens[index + 1] if index + 1 < len(tokens) else ""
+            if len(pair) == 2 and _is_hanzi(pair) and pair not in self._known:
+                fixed = self._by_sound.get(sound_key(pair))
+                if fixed is not None:
+                    result.append(fixed)
+                    index += 2
+                    continue
+            if len(token) > 1 and _is_hanzi(token) and token not in self._known:
+                token = self._by_sound.get(sound_key(token), token)
+            result.append(token)
+            index += 1
+        return result
+
+
+def _is_hanzi(word: str) -> bool:
+    return all("\u3400" <= char <= "\u9fff" for char in word)
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """A text as the index sees it: the prepared string, its terms and its character n-grams."""
+
+    text: str
+    terms: tuple[str, ...]
+    grams: tuple[str, ...]
+
+
+class Analyzer:
+    """Normalise, apply synonyms, segment with the KB's dictionary, drop stop words, n-grams."""
+
+    def __init__(
+        self,
+        rules: TextRules,
+        synonyms: Synonyms,
+        tokenizer: jieba.Tokenizer,
+        stop_words: frozenset[str],
+    ) -> None:
+        self._rules = rules
+        self._synonyms = synonyms
+        self._tokenizer = tokenizer
+        self._stop_words = stop_words
+        self._typos: TypoCorrector | None = None
+
+    def with_typo_correction(self, vocabulary: Iterable[str]) -> Analyzer:
+        """A copy that corrects homophone typos in queries towards the given vocabulary."""
+        analyzer = Analyzer(self._rules, self._synonyms, self._tokenizer, self._stop_words)
+        analyzer._typos = TypoCorrector(vocabulary)
+        return analyzer
+
+    def prepare(self, text: str) -> str:
+        """Cleaned text with synonyms replaced (still a string, spaces between clauses)."""
+        return self._synonyms.apply(self._rules.clean(text))
+
+    def analyze(self, text: str) -> Analysis:
+        """Prepare, segment and split a text into terms and character n-grams."""
+        prepared = self.prepare(text)
+        tokens: list[str] = self._tokenizer.lcut(prepared, HMM=False)
+        if self._typos is not None:
+            tokens = self._typos.correct(tokens)
+            prepared = "".join(tokens)
+        terms = tuple(t for t in tokens if t not in self._stop_words and _KEEP_TOKEN.search(t))
+        return Analysis(text=prepared, terms=terms, grams=tuple(char_grams(prepared)))
+
+    def answer_text(self, text: str) -> str:
+        """The prepared form of an answer, searched by substring (answers are not segmented)."""
+        return _SPACE.sub("", self.prepare(text))
+
+
+def char_grams(prepared: str) -> list[str]:
+    """Character unigrams and bigrams of each space-separated part."""
+    grams: list[str] = []
+    for part in prepared.split():
+        grams.extend(part)
+        grams.extend(part[i : i + 2] for i in range(len(part) - 1))
+    return grams

@@ -1,0 +1,163 @@
+"""FAQ settings: the typed view of `config/faq.toml`.
+
+Read whenever an FAQ index is built (at start-up and on every knowledge-base change), so edits to
+the file take effect at the next rebuild. Reading changes nothing.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "faq.toml"
+
+
+class FaqConfigError(ValueError):
+    """The FAQ config file is missing a key or holds a value of the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextConfig:
+    """Word lists for normalisation, small-talk and question detection."""
+
+    bot_names: tuple[str, ...] = ()
+    fillers: tuple[str, ...] = ()
+    small_talk: tuple[str, ...] = ()
+    particles: tuple[str, ...] = ()
+    question_endings: tuple[str, ...] = ()
+    question_cues: tuple[str, ...] = ()
+    stop_words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MatchingConfig:
+    """Thresholds and sizes for the matcher; see `config/faq.toml` for their meaning."""
+
+    threshold: float = 0.5
+    target_false_answer_rate: float = 0.05
+    min_calibration_questions: int = 40
+    max_calibration_questions: int = 400
+    statement_threshold: float = 0.9
+    candidates: int = 12
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweringConfig:
+    """When the bot answers and what it says when it cannot."""
+
+    answer_only_questions: bool = True
+    cooldown_minutes: int = 10
+    ticket_sla_hours: int = 24
+    handoff_reply: str = "这个问题小助手暂时答不好，已经帮你转人工，请稍等～"
+
+
+@dataclass(frozen=True, slots=True)
+class FaqConfig:
+    """Everything the FAQ feature reads from `config/faq.toml`."""
+
+    text: TextConfig = field(default_factory=TextConfig)
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    answering: AnsweringConfig = field(default_factory=AnsweringConfig)
+    synonyms: tuple[tuple[str, ...], ...] = ()
+
+
+def load_faq_config(path: Path | None = None) -> FaqConfig:
+    """Read and check the FAQ config file (default: the repository's `config/faq.toml`)."""
+    source = path or DEFAULT_CONFIG_PATH
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise FaqConfigError(f"cannot read FAQ config {source.name}: {exc}") from exc
+    return parse_faq_config(raw)
+
+
+def parse_faq_config(raw: Mapping[str, object]) -> FaqConfig:
+    """Build a `FaqConfig` from parsed TOML; missing sections keep their defaults."""
+    text = _section(raw, "text")
+    matching = _section(raw, "matching")
+    answering = _section(raw, "answering")
+    defaults = FaqConfig()
+    return FaqConfig(
+        text=TextConfig(
+            **{
+                name: _words(text, name)
+                for name in TextConfig.__dataclass_fields__
+                if name in text
+            }
+        ),
+        matching=MatchingConfig(
+            threshold=_number(matching, "threshold", defaults.matching.threshold),
+            target_false_answer_rate=_number(
+                matching, "target_false_answer_rate", defaults.matching.target_false_answer_rate
+            ),
+            min_calibration_questions=int(
+                _number(matching, "min_calibration_questions", 40, integer=True)
+            ),
+            max_calibration_questions=int(
+                _number(matching, "max_calibration_questions", 400, integer=True)
+            ),
+            statement_threshold=_number(
+                matching, "statement_threshold", defaults.matching.statement_threshold
+            ),
+            candidates=int(_number(matching, "candidates", 12, integer=True)),
+        ),
+        answering=_answering(answering, defaults.answering),
+        synonyms=_synonym_groups(_section(raw, "synonyms")),
+    )
+
+
+def _answering(raw: Mapping[str, object], default: AnsweringConfig) -> AnsweringConfig:
+    flag = raw.get("answer_only_questions", default.answer_only_questions)
+    reply = raw.get("handoff_reply", default.handoff_reply)
+    if not isinstance(flag, bool):
+        raise FaqConfigError("answering.answer_only_questions must be true or false")
+    if not isinstance(reply, str) or not reply.strip():
+        raise FaqConfigError("answering.handoff_reply must be a non-empty string")
+    return AnsweringConfig(
+        answer_only_questions=flag,
+        cooldown_minutes=int(_number(raw, "cooldown_minutes", default.cooldown_minutes, True)),
+        ticket_sla_hours=int(_number(raw, "ticket_sla_hours", default.ticket_sla_hours, True)),
+        handoff_reply=reply,
+    )
+
+
+def _section(raw: Mapping[str, object], name: str) -> Mapping[str, object]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise FaqConfigError(f"[{name}] must be a table")
+    return cast(Mapping[str, object], value)
+
+
+def _words(section: Mapping[str, object], name: str) -> tuple[str, ...]:
+    value = section.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FaqConfigError(f"{name} must be a list of strings")
+    return tuple(str(v) for v in value if str(v).strip())
+
+
+def _number(
+    section: Mapping[str, object], name: str, default: float, integer: bool = False
+) -> float:
+    value = section.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FaqConfigError(f"{name} must be a number")
+    if integer and not isinstance(value, int):
+        raise FaqConfigError(f"{name} must be a whole number")
+    return float(value)
+
+
+def _synonym_groups(section: Mapping[str, object]) -> tuple[tuple[str, ...], ...]:
+    groups = section.get("groups", [])
+    if not isinstance(groups, list):
+        raise FaqConfigError("synonyms.groups must be a list of lists")
+    result: list[tuple[str, ...]] = []
+    for index, group in enumerate(groups):
+        if not isinstance(group, list) or len(group) < 2:
+            raise FaqConfigError(f"synonyms.groups[{index}] must list at least two words")
+        if not all(isinstance(word, str) and word.strip() for word in group):
+            raise FaqConfigError(f"synonyms.groups[{index}] must hold non-empty strings")
+        result.append(tuple(str(word) for word in group))
+    return tuple(result)

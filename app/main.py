@@ -1,0 +1,60 @@
+"""The web application factory (`uvicorn app.main:create_app --factory`).
+
+The lifespan builds the runtime (database, senders, background workers) from Settings; in
+development it also upgrades the SQLite schema so `qunyun serve` works on a fresh checkout.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+
+from app.adapters.errors import CallbackRejected
+from app.api import bridge, health
+from app.api import v1 as admin_api
+from app.clock import Clock
+from app.devsecrets import with_dev_secrets
+from app.runtime import Runtime, build_runtime
+from app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    clock: Clock | None = None,
+    start_workers: bool = True,
+) -> FastAPI:
+    """Build the app. Tests pass their own runtime and keep the workers stopped."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        rt = runtime or build_runtime(with_dev_secrets(settings or get_settings()), clock=clock)
+        app.state.runtime = rt
+        if start_workers and not rt.started:
+            rt.start()
+        try:
+            yield
+        finally:
+            if own:
+                rt.stop()
+
+    app = FastAPI(title="Qunyun 群运", version="0.1.0", lifespan=lifespan)
+    if runtime is not None:
+        app.state.runtime = runtime
+    app.include_router(health.router)
+    app.include_router(bridge.router)
+    app.include_router(admin_api.router)
+
+    @app.exception_handler(CallbackRejected)
+    async def _rejected(_request: Request, error: CallbackRejected) -> PlainTextResponse:
+        return PlainTextResponse(error.reason, status_code=error.status)
+
+    return app

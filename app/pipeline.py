@@ -1,0 +1,83 @@
+"""Ordered message pipeline: a route is (name, handler, filters); see app/handlers/__init__.py.
+
+Handlers are plain functions `handle(ctx) -> Flow` that run inside the inbox worker's
+transaction: whatever they change and every reply they queue commit together, or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum, auto
+from typing import TYPE_CHECKING, TypeAlias
+
+from app.messages import InboundMessage, Outgoing
+
+if TYPE_CHECKING:
+    from app.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class Flow(Enum):
+    CONTINUE = auto()
+    STOP = auto()
+
+
+@dataclass(slots=True)
+class Context:
+    """What a handler sees: the message, the services, the time, and the replies so far."""
+
+    message: InboundMessage
+    services: Services
+    now: datetime
+    chat_pk: int  # chats.id
+    member_pk: int  # members.id of the sender
+    replies: list[Outgoing] = field(default_factory=list)
+    command_args: str = ""  # text after a matched command word, set by the command filter
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.replies)
+
+    @property
+    def text(self) -> str:
+        return self.message.text
+
+    def reply(self, text: str, *, mention_sender: bool = False, markdown: bool = False) -> None:
+        mentions = (self.message.sender_id,) if mention_sender else ()
+        fmt = "markdown" if markdown else "text"
+        self.replies.append(Outgoing(self.message.chat, text, mentions, fmt))
+
+
+Handler: TypeAlias = Callable[[Context], Flow]
+Filter: TypeAlias = Callable[[Context], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    handler: Handler
+    when: tuple[Filter, ...] = ()
+
+
+class Pipeline:
+    def __init__(self, *routes: Route) -> None:
+        names = [route.name for route in routes]
+        if len(names) != len(set(names)):
+            raise ValueError(f"duplicate route names in pipeline: {names}")
+        self.routes = routes
+
+    def run(self, ctx: Context) -> list[str]:
+        """Run the routes in order; returns the names of the routes that ran."""
+        ran: list[str] = []
+        for route in self.routes:
+            if not all(check(ctx) for check in route.when):
+                continue
+            ran.append(route.name)
+            if route.handler(ctx) is Flow.STOP:
+                log.info("pipeline stopped", extra={"route": route.name})
+                break
+        return ran

@@ -1,0 +1,115 @@
+"""Composition root: builds everything a process needs from Settings, and starts/stops it.
+
+`qunyun serve` (through app/main.py) and the CLI commands call `build_runtime`; nothing else
+constructs engines, senders or background threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy import Engine
+
+from app.clock import Clock, SystemClock
+from app.db.session import make_engine, make_session_factory
+from app.dispatcher import InboxWorker
+from app.handlers import PIPELINE
+from app.inbox import InboxWriter
+from app.outbox import OutboxDispatcher
+from app.senders.base import Sender
+from app.senders.bridge import BridgeSender
+from app.senders.console import ConsoleSender
+from app.senders.wecom_api import AccessTokenCache
+from app.senders.wecom_app import WeComAppSender
+from app.senders.wecom_bot import WeComBotSender
+from app.senders.wecom_robot import WeComRobotSender
+from app.services import AppDeps
+from app.services.texts import Texts
+from app.settings import CONFIG_DIR, Settings
+
+log = logging.getLogger(__name__)
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    deps: AppDeps
+    writer: InboxWriter
+    worker: InboxWorker
+    outbox: OutboxDispatcher
+    http: httpx.Client
+    senders: dict[str, Sender] = field(default_factory=dict)
+    started: bool = False
+
+    def start(self) -> None:
+        """Start the background threads (inbox writer, inbox worker, outbox dispatcher)."""
+        self.writer.start()
+        self.worker.start()
+        self.outbox.start()
+        self.started = True
+
+    def stop(self) -> None:
+        if self.started:
+            self.writer.stop()
+            self.worker.stop()
+            self.outbox.stop()
+            self.started = False
+        self.http.close()
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    deps = AppDeps(
+        settings=settings,
+        clock=clock,
+        session_factory=factory,
+        texts=Texts.load(CONFIG_DIR / "texts.toml"),
+    )
+    http = httpx.Client(timeout=HTTP_TIMEOUT)
+    senders = build_senders(settings, http, clock)
+    outbox = OutboxDispatcher(factory, senders, clock, settings.outbox)
+    worker = InboxWorker(deps, PIPELINE, on_replies=outbox.wake)
+    writer = InboxWriter(
+        factory, clock, nonce_ttl=settings.inbox.nonce_ttl_seconds, on_stored=worker.wake
+    )
+    return Runtime(settings, engine, deps, writer, worker, outbox, http, senders)
+
+
+def build_senders(settings: Settings, http: httpx.Client, clock: Clock) -> dict[str, Sender]:
+    """One sender per channel. In development an unconfigured channel prints to the console;
+    in production it has no sender, so its deliveries are dead-lettered with that reason."""
+    console = ConsoleSender()
+    senders: dict[str, Sender] = {
+        "console": console,
+        "wecom_bot": WeComBotSender(http),
+        "wecom_robot": WeComRobotSender(http, settings.wecom_api_base),
+    }
+    if settings.bridge_send_url and settings.bridge_secret is not None:
+        senders["bridge"] = BridgeSender(
+            http,
+            settings.bridge_send_url,
+            settings.bridge_secret.get_secret_value().encode(),
+            clock,
+        )
+    if settings.wecom_corp_id and settings.wecom_app_secret and settings.wecom_agent_id:
+        tokens = AccessTokenCache(
+            http,
+            settings.wecom_api_base,
+            settings.wecom_corp_id,
+            settings.wecom_app_secret.get_secret_value(),
+            clock,
+        )
+        senders["wecom_app"] = WeComAppSender(
+            http, tokens, settings.wecom_agent_id, settings.wecom_api_base
+        )
+    if not settings.is_production:
+        for channel in ("bridge", "wecom_app"):
+            senders.setdefault(channel, console)
+    return senders
