@@ -102,13 +102,15 @@ def _check_replays(
                 {"key": item.replay_key, "fingerprint": item.fingerprint, "expires_at": expires}
             )
     inserted = insert_ignore(session, ProcessedKey, rows, ["key"], ProcessedKey.key)
-    stored = dict(
-        session.execute(
+    conflicting = [k for k in first_seen if k not in inserted]
+    stored = {
+        key: fingerprint
+        for key, fingerprint in session.execute(
             select(ProcessedKey.key, ProcessedKey.fingerprint).where(
-                ProcessedKey.key.in_([k for k in first_seen if k not in inserted])
+                ProcessedKey.key.in_(conflicting)
             )
-        ).tuples()
-    )
+        )
+    }
     claimed: set[str] = set()
     for index, item in guarded:
         key = item.replay_key

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 from app.messages import InboundMessage, Outgoing, Platform
 from app.outbox import OutboxDraft
-from app.senders.split import ROBOT_MARKDOWN_MAX_BYTES, ROBOT_TEXT_MAX_BYTES, split_text
+from app.senders.split import split_text
+from app.senders.wecom_robot import max_text_bytes
 
 # The AI-bot callback tries to answer inside its own HTTP response first; the outbox only
 # falls back to `response_url` after that window has passed.
@@ -62,8 +63,8 @@ def draft_for(
     )
     if robot is not None:
         name, webhook_key = robot
-        limit = ROBOT_MARKDOWN_MAX_BYTES if outgoing.format == "markdown" else ROBOT_TEXT_MAX_BYTES
-        parts = split_text(outgoing.text, limit)
+        limit = max_text_bytes(outgoing.format, outgoing.mention_ids)
+        parts = [part for part in split_text(outgoing.text.strip(), limit) if part.strip()]
         return [
             replace(
                 base,
@@ -73,6 +74,7 @@ def draft_for(
                 text=part,
                 extras={"robot_key": webhook_key},
                 rate_bucket=f"robot:{name}",
+                mention_ids=outgoing.mention_ids if i == 0 else (),  # ping once, not per part
             )
             for i, part in enumerate(parts)
         ]

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
         env_nested_delimiter="__",
+        env_ignore_empty=True,
         extra="ignore",
         toml_file=CONFIG_DIR / "settings.toml",
     )

@@ -94,7 +94,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         environment="test",
         database_url=db_url,
         data_dir=tmp_path / "data",

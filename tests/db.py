@@ -31,7 +31,9 @@ class PostgresTemplate:
     def __init__(self, admin_url: str) -> None:
         self._admin_url = admin_url
         self.name = f"qunyun_test_{uuid.uuid4().hex[:10]}"
-        self.url = make_url(admin_url).set(database=self.name).render_as_string(hide_password=False)
+        self.url = (
+            make_url(admin_url).set(database=self.name).render_as_string(hide_password=False)
+        )
 
     def create(self) -> None:
         admin = create_engine(self._admin_url, isolation_level="AUTOCOMMIT")

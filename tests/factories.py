@@ -62,6 +62,13 @@ def make_message(
     mentions_bot: bool = False,
 ) -> InboundMessage:
     return InboundMessage(
-        chat=chat, external_id=uuid4().hex, sender_id=user, kind=kind, text=text, sent_at=at,
-        sender_name="小满", sender_role=role, mentions_bot=mentions_bot,
+        chat=chat,
+        external_id=uuid4().hex,
+        sender_id=user,
+        kind=kind,
+        text=text,
+        sent_at=at,
+        sender_name="小满",
+        sender_role=role,
+        mentions_bot=mentions_bot,
     )

@@ -61,18 +61,69 @@ def domain_tokenizer(words: Iterable[str]) -> jieba.Tokenizer:
     return tokenizer
 
 
-def general_weight(word: str) -> float:
-    """How informative a word is in general Chinese, 0.15–1, from jieba's corpus frequency.
+# jieba's part-of-speech tags for words that carry little meaning of their own: adverbs,
+# pronouns, prepositions, conjunctions, particles, interjections, numerals, measure words and
+# locatives (一共, 哪里, 比较, 之后 …).
+_FUNCTION_TAGS = frozenset(
+    [
+        "d",
+        "df",
+        "dg",
+        "ad",
+        "r",
+        "rr",
+        "rz",
+        "rg",
+        "p",
+        "c",
+        "u",
+        "uj",
+        "ul",
+        "uz",
+        "ud",
+        "ug",
+        "uv",
+        "y",
+        "e",
+        "o",
+        "m",
+        "mq",
+        "mg",
+        "q",
+        "f",
+        "k",
+        "h",
+    ]
+)
 
-    Function words (什么, 可以, 情况) score low, content words (蓝色, 停车, 秒杀) high; used so
-    that words the KB has never seen do not all look like rare content words.
+
+@cache
+def _function_words() -> frozenset[str]:
+    """Words jieba's own dictionary tags as function words (read once per process)."""
+    words: set[str] = set()
+    with jieba.get_dict_file() as handle:
+        for raw in handle:
+            parts = raw.decode("utf-8").split()
+            if len(parts) == 3 and parts[2] in _FUNCTION_TAGS:
+                words.add(parts[0])
+    return frozenset(words)
+
+
+@cache
+def general_weight(word: str) -> float:
+    """How informative a word is in general Chinese, 0.2–1.
+
+    Function words by jieba's part-of-speech tags (一共, 哪里, 之后) get 0.2, numbers and Latin
+    0.5; other words are scaled by their rarity in jieba's corpus (情况 low, 蓝色 high). Used so
+    that words a knowledge base has never seen do not all look like rare content words.
     """
-    base = _base_tokenizer()
     if not has_cjk(word):
-        return 0.6
-    frequency = base.FREQ.get(word, 0)
-    informativeness = math.log(base.total / (frequency + 1))
-    return min(1.0, max(0.15, (informativeness - 6.0) / 6.0))
+        return 0.5
+    if word in _function_words():
+        return 0.2
+    base = _base_tokenizer()
+    informativeness = math.log(base.total / (base.FREQ.get(word, 0) + 1))
+    return min(1.0, max(0.35, (informativeness - 5.0) / 6.0))
 
 
 class Synonyms:
@@ -91,6 +142,10 @@ class Synonyms:
     def words(self) -> frozenset[str]:
         """Every word named in a group (heads included)."""
         return frozenset(self._canonical)
+
+    def canonical(self, token: str) -> str:
+        """The group head of a token, or the token itself."""
+        return self._canonical.get(token, token)
 
     def apply(self, text: str) -> str:
         """Replace each synonym by its group head, longest match first."""
@@ -188,18 +243,36 @@ class Analyzer:
         return analyzer
 
     def prepare(self, text: str) -> str:
-        """Cleaned text with synonyms replaced (still a string, spaces between clauses)."""
+        """Cleaned text with synonyms replaced by string matching (for unsegmented answers)."""
         return self._synonyms.apply(self._rules.clean(text))
 
     def analyze(self, text: str) -> Analysis:
-        """Prepare, segment and split a text into terms and character n-grams."""
-        prepared = self.prepare(text)
-        tokens: list[str] = self._tokenizer.lcut(prepared, HMM=False)
+        """Clean, segment, map synonyms, fix typos; then terms and character n-grams."""
+        tokens = [
+            self._synonyms.canonical(token)
+            for token in self._tokenizer.lcut(self._rules.clean(text), HMM=False)
+        ]
         if self._typos is not None:
             tokens = self._typos.correct(tokens)
-            prepared = "".join(tokens)
-        terms = tuple(t for t in tokens if t not in self._stop_words and _KEEP_TOKEN.search(t))
+        terms = tuple(
+            term
+            for term in self._expand(tokens)
+            if term not in self._stop_words and _KEEP_TOKEN.search(term)
+        )
+        prepared = "".join(tokens)
         return Analysis(text=prepared, terms=terms, grams=tuple(char_grams(prepared)))
+
+    def _expand(self, tokens: Sequence[str]) -> Iterable[str]:
+        """Each token, preceded by the dictionary words inside it (配送范围 → 配送, 范围)."""
+        frequencies = self._tokenizer.FREQ
+        for token in tokens:
+            for size in (2, 3):
+                if len(token) > size:
+                    for i in range(len(token) - size + 1):
+                        part = token[i : i + size]
+                        if frequencies.get(part):
+                            yield self._synonyms.canonical(part)
+            yield token
 
     def answer_text(self, text: str) -> str:
         """The prepared form of an answer, searched by substring (answers are not segmented)."""

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 FEATURES: tuple[str, ...] = (
-    "query_coverage",  # share of the query's weight found in the entry's questions and tags
-    "best_coverage",  # the same for the entry's single closest phrasing
-    "phrasing_coverage",  # share of that phrasing's weight found in the query
-    "char_similarity",  # character uni+bigram cosine with that phrasing
+    "query_coverage",  # share of the query's weight found in the entry's phrasings and tags
+    "phrasing_coverage",  # best share of one phrasing's weight found in the query
+    "char_similarity",  # best character uni+bigram cosine with one phrasing
     "answer_coverage",  # extra share of the query found only in the entry's answer
     "unknown_share",  # share of the query's weight the whole KB has never seen
-    "margin",  # lead of this entry's base score over the best other candidate
+    "margin",  # lead of this entry's first-stage score over the best other candidate
 )
 
 
@@ -56,7 +55,7 @@ class LogisticModel:
 # Fitted by leave-one-out on a 45-entry flower-shop KB (app.faq.calibrate.fit_model with no
 # prior); used as the prior, and as the model itself when a KB is too small to refit.
 DEFAULT_MODEL = LogisticModel(
-    weights=(3.0, 2.0, 2.0, 3.0, 1.5, -3.0, 2.0),
+    weights=(3.0, 2.0, 3.0, 1.5, -3.0, 2.0),
     bias=-5.0,
 )
 

@@ -71,8 +71,8 @@ def wecom_error(errcode: int, errmsg: str) -> SendError:
         return SendError(detail, retryable=True, retry_after=FREQUENCY_RETRY_AFTER)
     if errcode == IP_NOT_TRUSTED:
         return SendError(
-            f"{detail} — this server's egress IP is not trusted: add it under the app's "
-            "企业可信IP (admin console → 应用管理 → the app → 企业可信IP), then retry",
+            f"{detail} — WeCom does not trust this server's egress IP: add it to the app's "
+            "企业可信IP (admin console → 应用管理 → the app), then requeue the message",
             retryable=False,
         )
     return SendError(detail, retryable=errcode in TRANSIENT_ERRCODES)

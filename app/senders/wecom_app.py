@@ -3,7 +3,8 @@
 Runs in the outbox dispatcher, once per claimed `wecom_app` row; `delivery.target` is the WeCom
 userid. One `message/send` call per delivery; when WeCom rejects the access token (expired or
 revoked) the token is refreshed and the call repeated exactly once. Changes nothing but the
-token cache.
+token cache. Texts over WeCom's 2048-byte limit are truncated (split them when enqueuing with
+`split_text(text, APP_MESSAGE_MAX_BYTES)` to avoid that).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import httpx
 
 from app.senders.base import Delivery, SendError
-from app.senders.split import APP_MESSAGE_MAX_BYTES, utf8_len
+from app.senders.split import APP_MESSAGE_MAX_BYTES, truncate_utf8
 from app.senders.wecom_api import (
     DEFAULT_API_BASE,
     DEFAULT_TIMEOUT,
@@ -57,18 +58,13 @@ class WeComAppSender:
             raise SendError(f"wecom_app cannot send kind {delivery.kind!r}", retryable=False)
         if not delivery.target:
             raise SendError("wecom_app delivery has no target userid", retryable=False)
-        size = utf8_len(delivery.text)
-        if size > APP_MESSAGE_MAX_BYTES:
-            raise SendError(
-                f"wecom_app {delivery.kind} is {size} bytes, over the "
-                f"{APP_MESSAGE_MAX_BYTES}-byte limit (split it when enqueuing)",
-                retryable=False,
-            )
+        # WeCom cuts longer content itself; cutting here keeps characters whole and marks the cut.
+        content = truncate_utf8(delivery.text, APP_MESSAGE_MAX_BYTES)
         return {
             "touser": delivery.target,
             "msgtype": delivery.kind,
             "agentid": self._agent_id,
-            delivery.kind: {"content": delivery.text},
+            delivery.kind: {"content": content},
         }
 
     def _post(self, token: str, payload: dict[str, object]) -> dict[str, object]:

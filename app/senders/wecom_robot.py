@@ -10,6 +10,7 @@ The limit itself is enforced by the dispatcher; here 45009 only becomes `retry_a
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import httpx
 
@@ -46,6 +47,22 @@ class WeComRobotSender:
         post_wecom(self._client, self._url, payload, params={"key": key}, timeout=self._timeout)
 
 
+def markdown_mentions(mention_ids: Sequence[str]) -> str:
+    """The prefix that mentions users in robot markdown, which has no `mentioned_list`."""
+    return "".join(f"<@{user_id}>" for user_id in mention_ids) + " " if mention_ids else ""
+
+
+def max_text_bytes(kind: str, mention_ids: Sequence[str] = ()) -> int:
+    """The byte budget for `delivery.text` of one robot message: what `split_text` should get.
+
+    For markdown the rendered mentions count against the 4096 bytes; a text message's
+    `mentioned_list` does not count against its 2048.
+    """
+    if kind == "markdown":
+        return ROBOT_MARKDOWN_MAX_BYTES - utf8_len(markdown_mentions(mention_ids))
+    return ROBOT_TEXT_MAX_BYTES
+
+
 def robot_payload(delivery: Delivery) -> dict[str, object]:
     """The webhook JSON for a delivery; SendError(retryable=False) if it cannot be sent as is."""
     match delivery.kind:
@@ -56,9 +73,7 @@ def robot_payload(delivery: Delivery) -> dict[str, object]:
                 text["mentioned_list"] = list(delivery.mention_ids)
             return {"msgtype": "text", "text": text}
         case "markdown":
-            # Markdown has no mentioned_list; WeCom renders <@userid> inside the content instead.
-            mentions = "".join(f"<@{user_id}>" for user_id in delivery.mention_ids)
-            content = f"{mentions} {delivery.text}" if mentions else delivery.text
+            content = markdown_mentions(delivery.mention_ids) + delivery.text
             _check_size(content, ROBOT_MARKDOWN_MAX_BYTES, "markdown")
             return {"msgtype": "markdown", "markdown": {"content": content}}
         case "news":

@@ -21,7 +21,9 @@ def _count(factory: sessionmaker[Session], model: type) -> int:
 
 
 def _post(client: TestClient, clock: FixedClock, event: dict | bytes, **kw: int):  # type: ignore[no-untyped-def,type-arg]
-    body, headers = signed(event, BRIDGE_SECRET, timestamp=kw.get("ts", int(clock.now().timestamp())))
+    body, headers = signed(
+        event, BRIDGE_SECRET, timestamp=kw.get("ts", int(clock.now().timestamp()))
+    )
     return client.post("/callbacks/bridge", content=body, headers=headers)
 
 
@@ -35,8 +37,10 @@ def test_help_goes_from_webhook_to_outbox_and_is_sent(
     assert runtime.worker.drain() == 1
     with runtime.deps.session_factory() as session:
         row = session.scalars(select(OutboxRow)).one()
-    assert row.channel == "bridge" and row.target == "g-001"
-    assert "签到" in row.text and row.status == "queued"
+    assert row.channel == "bridge"
+    assert row.target == "g-001"
+    assert "签到" in row.text
+    assert row.status == "queued"
     report = runtime.outbox.drain()
     assert report.sent == 1
     with runtime.deps.session_factory() as session:
@@ -64,7 +68,10 @@ def test_member_join_records_history(
     client: TestClient, runtime: Runtime, clock: FixedClock
 ) -> None:
     event = bridge_event(
-        "", at=clock.now(), type="member_join", user="u-inviter",
+        "",
+        at=clock.now(),
+        type="member_join",
+        user="u-inviter",
         members=[{"id": "u-new", "name": "新人"}, {"id": "u-new2", "name": "新人2"}],
     )
 
@@ -73,7 +80,9 @@ def test_member_join_records_history(
 
     with runtime.deps.session_factory() as session:
         kinds = session.scalars(select(MemberEvent.kind)).all()
-        joined = session.scalars(select(ChatMember.joined_at).where(ChatMember.joined_at.is_not(None))).all()
+        joined = session.scalars(
+            select(ChatMember.joined_at).where(ChatMember.joined_at.is_not(None))
+        ).all()
     assert kinds == ["join", "join"]
     assert len(joined) == 2
     assert _count(runtime.deps.session_factory, OutboxRow) == 0
@@ -91,7 +100,10 @@ def test_bad_json_is_400_and_nothing_stored(
 
 def test_wrong_signature_is_403(client: TestClient, runtime: Runtime, clock: FixedClock) -> None:
     body = json.dumps(bridge_event("帮助", at=clock.now())).encode()
-    headers = {"X-Qunyun-Timestamp": str(int(clock.now().timestamp())), "X-Qunyun-Signature": "0" * 64}
+    headers = {
+        "X-Qunyun-Timestamp": str(int(clock.now().timestamp())),
+        "X-Qunyun-Signature": "0" * 64,
+    }
 
     response = client.post("/callbacks/bridge", content=body, headers=headers)
 

@@ -3,8 +3,10 @@
 `FakeHTTPServer` listens on 127.0.0.1 (a free port), records every request and answers from a
 per-path queue of scripted `Reply`s, falling back to a per-path default and then to
 `{"errcode": 0, "errmsg": "ok"}`. `/cgi-bin/gettoken` answers a fresh access token
-(`fake-token-1`, `fake-token-2`, …) unless replies are queued for it. Answers are immediate, so
-tests never wait on wall time; arrival times come from an injectable clock.
+(`fake-token-1`, `fake-token-2`, …) unless replies are queued or a default is set for it.
+Answers are immediate, so tests never wait on wall time; arrival times come from an injectable
+clock. Request bodies must carry Content-Length (httpx does; chunked uploads are not read).
+`stop()` also cuts open keep-alive connections, so a stopped server is really unreachable.
 
     with FakeHTTPServer() as server:
         server.queue("/cgi-bin/webhook/send", Reply.wecom_error(45009, "api freq out of limit"))
@@ -14,7 +16,10 @@ tests never wait on wall time; arrival times come from an injectable clock.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import socketserver
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -101,10 +106,12 @@ class FakeHTTPServer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop listening and cut open keep-alive connections, so the origin is really gone."""
         if self._httpd is None:
             return
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections()
         if self._thread is not None:
             self._thread.join()
         self._httpd, self._thread = None, None
@@ -199,7 +206,29 @@ class _Server(ThreadingHTTPServer):
         fake: FakeHTTPServer,
     ) -> None:
         self.fake = fake
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, handler)
+
+    def track(self, connection: socket.socket, *, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse-DNS lookup (`getfqdn`), which can take seconds."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = "127.0.0.1"
+        self.server_port = int(self.server_address[1])
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that hang up (timeouts, closed pools) are normal here; stay quiet about it."""
@@ -207,6 +236,15 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like a real API behind a load balancer
+    disable_nagle_algorithm = True  # headers and body are separate writes; avoid 40 ms stalls
+
+    def setup(self) -> None:
+        super().setup()
+        cast(_Server, self.server).track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        cast(_Server, self.server).track(self.connection, open_=False)
+        super().finish()
 
     def do_GET(self) -> None:
         self._handle()

@@ -87,11 +87,14 @@ def test_timestamp_follows_the_clock(
     sender.send(MESSAGE)
 
     first, second = fake_http_server.requests_to(SEND_PATH)
-    assert int(second.headers["x-qunyun-timestamp"]) - int(first.headers["x-qunyun-timestamp"]) == 90
+    assert (
+        int(second.headers["x-qunyun-timestamp"]) - int(first.headers["x-qunyun-timestamp"]) == 90
+    )
 
 
 def test_posts_an_action_body(sender: BridgeSender, fake_http_server: FakeHTTPServer) -> None:
-    action = replace(MESSAGE, 
+    action = replace(
+        MESSAGE,
         key="case:17:remove",
         kind="action",
         text="",
@@ -198,9 +201,9 @@ def test_body_is_compact_json(sender: BridgeSender, fake_http_server: FakeHTTPSe
     sender.send(replace(MESSAGE, mention_ids=()))
 
     body = only_request(fake_http_server).body
-    assert body == json.dumps(
-        json.loads(body), ensure_ascii=False, separators=(",", ":")
-    ).encode("utf-8")
+    assert body == json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8"
+    )
     assert json.loads(body)["mentions"] == []
 
 

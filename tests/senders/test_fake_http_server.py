@@ -120,3 +120,12 @@ def test_stopped_server_refuses_connections(http_client: httpx.Client) -> None:
 
     with pytest.raises(httpx.ConnectError):
         http_client.get(url)
+
+
+def test_stopping_cuts_open_keep_alive_connections(http_client: httpx.Client) -> None:
+    with FakeHTTPServer() as server:
+        url = server.url_for("/x")
+        assert http_client.get(url).status_code == 200  # leaves a pooled connection open
+
+    with pytest.raises(httpx.TransportError):
+        http_client.get(url)

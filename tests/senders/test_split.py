@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -110,7 +111,7 @@ def test_random_texts_split_losslessly_within_the_limit(seed: int) -> None:
     assert all(utf8_len(chunk) <= max_bytes for chunk in chunks)
     assert all(chunk for chunk in chunks) or chunks == [""]
     # Every chunk but the last is at least half full unless the next character would not fit.
-    for chunk, following in zip(chunks, chunks[1:], strict=False):
+    for chunk, following in itertools.pairwise(chunks):
         next_char = following[0]
         assert utf8_len(chunk) >= max_bytes // 2 or utf8_len(chunk + next_char) > max_bytes
 

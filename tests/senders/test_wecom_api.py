@@ -1,4 +1,4 @@
-"""Access-token cache and WeCom error mapping, against a real local server standing in for WeCom."""
+"""Access-token cache and WeCom error mapping, against a real local server posing as WeCom."""
 
 from __future__ import annotations
 

@@ -36,9 +36,8 @@ def list_outbox(
         )
     rows = session.scalars(stmt.order_by(OutboxRow.id).limit(limit)).all()
     tz = runtime.settings.tz
-    counts = dict(
-        session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).tuples()
-    )
+    by_status = select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+    counts = {state: count for state, count in session.execute(by_status)}
     return {
         "items": [
             {

@@ -1,0 +1,151 @@
+"""Fit the confidence model and the answer threshold on the knowledge base itself.
+
+Runs inside `FaqIndex.build`, after the entries are indexed; changes nothing but the index it
+returns. No evaluation data is involved: every phrasing of an entry is in turn hidden and asked
+as a question (leave-one-out), which yields
+
+* answerable questions — the hidden phrasing, whose right answer is its own entry, and
+* unanswerable near-topic questions — the same phrasing with its whole entry hidden, so that
+  the best remaining entry is always wrong (the hardest kind of question to stay quiet on).
+
+The logistic model is refitted on the candidates of all these questions, and the threshold is
+the lowest confidence at which at most `target_false_answer_rate` of the unanswerable ones
+would still be answered.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.faq.config import MatchingConfig
+from app.faq.index import Exclusion, FaqIndex, Thresholds
+from app.faq.scoring import Features, LogisticModel, fit_model
+
+_TRAIN_CANDIDATES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One leave-one-out question: the candidates' features and the right entry (if any)."""
+
+    candidates: tuple[tuple[int, Features], ...]
+    expected: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationReport:
+    """What calibration saw and chose, for logs and `qunyun faq eval`."""
+
+    answerable: int
+    unanswerable: int
+    threshold: float
+    answerable_recall: float
+    false_answer_rate: float
+    model: LogisticModel
+
+    def describe(self) -> str:
+        """One line for humans."""
+        return (
+            f"threshold {self.threshold:.3f} from leave-one-out on {self.answerable} KB "
+            f"phrasings (+{self.unanswerable} with their entry hidden): recall "
+            f"{self.answerable_recall:.1%}, false answers {self.false_answer_rate:.1%}"
+        )
+
+
+def calibrate_index(index: FaqIndex, config: MatchingConfig) -> FaqIndex:
+    """The index with a model and threshold fitted on its own KB (unchanged if it is too small)."""
+    probes = leave_one_out(index, config.max_calibration_questions)
+    answerable = [p for p in probes if p.expected is not None]
+    if len(answerable) < config.min_calibration_questions:
+        return index
+    model = fit_on_probes(probes, index.model)
+    report = choose_threshold(probes, model, config.target_false_answer_rate)
+    thresholds = Thresholds(
+        question=report.threshold,
+        statement=max(report.threshold, config.statement_threshold),
+        calibrated=True,
+    )
+    return index.with_model(model, thresholds)
+
+
+def leave_one_out(index: FaqIndex, limit: int) -> list[Probe]:
+    """Probes for up to `limit` phrasings of entries that have more than one phrasing."""
+    corpus = index.corpus
+    picks = [
+        (entry, doc)
+        for entry, start in enumerate(corpus.entry_start.tolist())
+        for doc in range(start, _stop(index, entry))
+        if _stop(index, entry) - start > 1
+    ]
+    if len(picks) > limit > 0:
+        step = len(picks) / limit
+        picks = [picks[int(i * step)] for i in range(limit)]
+    probes: list[Probe] = []
+    for entry, doc in picks:
+        start = int(corpus.entry_start[entry])
+        analysis = corpus.analyzer.analyze(corpus.entries[entry].phrasings[doc - start])
+        own = Exclusion(docs=frozenset({doc}))
+        whole = Exclusion(
+            docs=frozenset(range(start, _stop(index, entry))), answers=frozenset({entry})
+        )
+        probes.append(Probe(tuple(index.features(analysis, own)), entry))
+        probes.append(Probe(tuple(index.features(analysis, whole)), None))
+    return probes
+
+
+def fit_on_probes(probes: Sequence[Probe], prior: LogisticModel) -> LogisticModel:
+    """Refit the model on the first-stage leaders of every probe."""
+    samples: list[Features] = []
+    labels: list[bool] = []
+    for probe in probes:
+        for entry, features in probe.candidates[:_TRAIN_CANDIDATES]:
+            samples.append(features)
+            labels.append(entry == probe.expected)
+    return fit_model(samples, labels, prior=prior)
+
+
+def choose_threshold(
+    probes: Sequence[Probe], model: LogisticModel, target_rate: float
+) -> CalibrationReport:
+    """The lowest threshold whose false-answer rate on unanswerable probes is ≤ `target_rate`."""
+    answerable: list[tuple[float, bool]] = []
+    unanswerable: list[float] = []
+    for probe in probes:
+        best = _best(probe, model)
+        if probe.expected is None:
+            unanswerable.append(best[1])
+        else:
+            answerable.append((best[1], best[0] == probe.expected))
+    ordered = sorted(unanswerable, reverse=True)
+    allowed = math.floor(target_rate * len(ordered))
+    threshold = math.nextafter(ordered[allowed], 1.0) if allowed < len(ordered) else 0.0
+    recall = sum(1 for score, right in answerable if right and score >= threshold)
+    false = sum(1 for score in unanswerable if score >= threshold)
+    return CalibrationReport(
+        answerable=len(answerable),
+        unanswerable=len(unanswerable),
+        threshold=threshold,
+        answerable_recall=recall / max(len(answerable), 1),
+        false_answer_rate=false / max(len(unanswerable), 1),
+        model=model,
+    )
+
+
+def calibration_report(index: FaqIndex, config: MatchingConfig) -> CalibrationReport:
+    """Recompute the leave-one-out figures of an index's current model (for reports)."""
+    probes = leave_one_out(index, config.max_calibration_questions)
+    return choose_threshold(probes, index.model, config.target_false_answer_rate)
+
+
+def _best(probe: Probe, model: LogisticModel) -> tuple[int | None, float]:
+    if not probe.candidates:
+        return None, 0.0
+    entry, features = max(probe.candidates, key=lambda c: model.score(c[1]))
+    return entry, model.score(features)
+
+
+def _stop(index: FaqIndex, entry: int) -> int:
+    starts = index.corpus.entry_start
+    return int(starts[entry + 1]) if entry + 1 < len(starts) else len(index.corpus.doc_entry)

@@ -1,0 +1,242 @@
+"""Text normalisation for moderation: one canonical form to match on, and a way back.
+
+Runs on every message before any content rule, and on every lexicon term when a lexicon is built,
+so both sides meet in the same form. Nothing is changed or stored: the original text is kept for
+the audit trail, and a span found in the normalised text maps back to a span of the original.
+
+The steps, in order:
+
+1. per character: Unicode NFKC (full width → half width, ① → 1), case folding, traditional →
+   simplified (OpenCC's t2s, character by character so offsets survive), Cyrillic/Greek letters that
+   look Latin → Latin; zero-width, bidi controls and combining marks dropped; spaces → " ";
+2. separators between two CJK characters removed — spaces, emoji, symbols and WeChat emoji codes
+   such as ``[玫瑰]``: ``加 微 信`` / ``微🌸信`` → ``加微信`` / ``微信``;
+3. contact-word variants and homophones → one spelling: 威信/薇信/徽信/V信/vx/wx → 微信,
+   扣扣 → qq, ``+`` before a contact word → 加, ``点com`` → ``.com``;
+4. runs of at least five Chinese or 大写 numerals (separators allowed) → digits: 一三九 → 139;
+5. ``compact``: the result with everything but letters and digits removed, for the lexicon and the
+   number rules (``1 3 8-1234`` → ``1381234``).
+
+Steps 1–4 give ``text`` (readable, punctuation kept: links and ids keep their shape).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal, TypeAlias
+
+from opencc import OpenCC
+
+Space: TypeAlias = Literal["original", "text", "compact"]
+_Spans: TypeAlias = list[tuple[int, int]]
+_Repl: TypeAlias = Callable[[re.Match[str]], str]
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Kept between CJK characters: they end a clause, so removing them could join two clauses.
+_CLAUSE_PUNCT = "，。！？、；：,.!?;:…"
+_COLLAPSE = re.compile(
+    rf"(?<=[{_CJK}])(?:\[[{_CJK}]{{1,4}}\]|[^\w\[\]{_CLAUSE_PUNCT}]|_)+(?=[{_CJK}])"
+)
+_NON_ALNUM = re.compile(r"[\W_]+")
+_ALNUM = re.compile(r"[^\W_]")
+
+_LATIN_START = r"(?<![a-z0-9])"
+_LATIN_END = r"(?![a-z])"
+_GAP = r"[\W_]{0,2}"
+_TLDS = "com|cn|net|org|top|xyz|cc|vip|me|io|co|info|shop|club|site|online|ltd|link|app"
+# (pattern, replacement); earlier entries win where two could start at the same place.
+_VARIANTS: tuple[tuple[str, str], ...] = (
+    (r"[+➕]\s*(?=v|w|微|威|薇|徽|q|扣|蔻|企鹅)", "加"),
+    (rf"{_LATIN_START}(?:vx|wx|wechat|weixin|v{_GAP}x){_LATIN_END}", "微信"),
+    (rf"{_LATIN_START}(?:v|w|wei){_GAP}(?:信|芯|❤|♥|xin{_LATIN_END})", "微信"),
+    (rf"[威薇徽维卫魏危唯伟溦嶶][信芯]|微[芯伈]|微x{_LATIN_END}", "微信"),
+    (r"[扣蔻叩抠寇][扣蔻叩抠寇]|企鹅号", "qq"),
+    (rf"{_LATIN_START}q{_GAP}q{_LATIN_END}", "qq"),
+    (
+        rf"(?<=[a-z0-9])\s*(?:点|dot|\(dot\)|\[dot\]|\(\.\)|\[\.\]|。|·|•)\s*"
+        rf"(?=(?:{_TLDS})(?![a-z0-9]))",
+        ".",
+    ),
+)
+_VARIANT_RE = re.compile("|".join(f"(?P<v{i}>{p})" for i, (p, _) in enumerate(_VARIANTS)))
+
+_NUMERAL_DIGITS = {"零": "0", "〇": "0", "幺": "1", "参": "3"}
+for _digits in ("一二三四五六七八九", "壹贰叁肆伍陆柒捌玖"):
+    _NUMERAL_DIGITS |= {ch: str(i) for i, ch in enumerate(_digits, start=1)}
+_NUM_CHARS = "0-9" + "".join(_NUMERAL_DIGITS)
+_NUM_RUN = re.compile(rf"[{_NUM_CHARS}][{_NUM_CHARS}\s\-.·]*[{_NUM_CHARS}]")
+_MIN_NUMERAL_RUN = 5
+
+# Letters from other scripts that spammers put in Latin words (UTS #39 confusables, the common few).
+_CONFUSABLES = dict(zip("асеорхуіјѕԁһӏкмтвαεορτυνικ", "aceopxyijsdhlkmtbaeoptuvik", strict=True))
+_DROPPED_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cs", "Co"})
+_SPACE_CONTROLS = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85")
+
+
+@cache
+def _opencc() -> OpenCC:
+    return OpenCC("t2s")
+
+
+def _to_simplified(char: str) -> str:
+    if ord(char) < 0x2E80:
+        return char
+    converted: str = _opencc().convert(char)
+    return converted if len(converted) == 1 else char
+
+
+def _fold_char(char: str) -> str:
+    """Steps 1 for one character; the result may be empty or longer than one character."""
+    out: list[str] = []
+    for ch in unicodedata.normalize("NFKC", char).casefold():
+        ch = _CONFUSABLES.get(ch, ch)
+        category = unicodedata.category(ch)
+        if category in _DROPPED_CATEGORIES:
+            continue
+        if category == "Cc":
+            out.append(" " if ch in _SPACE_CONTROLS else "")
+        elif category.startswith("Z"):
+            out.append(" ")
+        else:
+            out.append(_to_simplified(ch))
+    return "".join(out)
+
+
+class _FoldTable(dict[int, str]):
+    """`str.translate` table filled on first sight of each character."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
+def _variant(match: re.Match[str]) -> str:
+    group = match.lastgroup
+    assert group is not None
+    return _VARIANTS[int(group[1:])][1]
+
+
+def _numerals(match: re.Match[str]) -> str:
+    run = match.group()
+    count = sum(1 for ch in run if ch in _NUMERAL_DIGITS or ch.isdigit())
+    if count < _MIN_NUMERAL_RUN or not any(ch in _NUMERAL_DIGITS for ch in run):
+        return run
+    return "".join(_NUMERAL_DIGITS.get(ch, ch) for ch in run)
+
+
+def _drop(_: re.Match[str]) -> str:
+    return ""
+
+
+_STEPS: tuple[tuple[re.Pattern[str], _Repl], ...] = (
+    (_COLLAPSE, _drop),
+    (_VARIANT_RE, _variant),
+    (_NUM_RUN, _numerals),
+)
+
+
+def fold(text: str) -> str:
+    """Steps 1–4: the readable normalised form."""
+    out = text.translate(_FOLD)
+    for pattern, repl in _STEPS:
+        out = pattern.sub(repl, out)
+    return out
+
+
+def _fold_mapped(text: str) -> tuple[str, _Spans]:
+    """`fold` plus, for each output character, the span of the original it came from."""
+    pieces: list[str] = []
+    spans: _Spans = []
+    for i, char in enumerate(text):
+        folded = _FOLD[ord(char)]
+        pieces.append(folded)
+        spans.extend([(i, i + 1)] * len(folded))
+    out = "".join(pieces)
+    for pattern, repl in _STEPS:
+        out, spans = _sub_mapped(pattern, repl, out, spans)
+    return out, spans
+
+
+def _sub_mapped(
+    pattern: re.Pattern[str], repl: _Repl, text: str, spans: _Spans
+) -> tuple[str, _Spans]:
+    pieces: list[str] = []
+    new_spans: _Spans = []
+    last = 0
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        pieces.append(text[last:start])
+        new_spans.extend(spans[last:start])
+        replacement = repl(match)
+        pieces.append(replacement)
+        if replacement == match.group():
+            new_spans.extend(spans[start:end])
+        else:
+            whole = (spans[start][0], spans[end - 1][1])
+            new_spans.extend([whole] * len(replacement))
+        last = end
+    pieces.append(text[last:])
+    new_spans.extend(spans[last:])
+    return "".join(pieces), new_spans
+
+
+@dataclass(slots=True)
+class _Maps:
+    compact: list[int] | None = None
+    text: _Spans | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """A message in its normalised forms; `span` maps a match back to the original."""
+
+    original: str
+    text: str
+    compact: str
+    _maps: _Maps = field(default_factory=_Maps, repr=False, compare=False)
+
+    def span(self, space: Space, start: int, end: int) -> tuple[int, int]:
+        """The (start, end) in the original of `[start, end)` in `space`; end exclusive."""
+        if space == "original" or end <= start:
+            return start, end
+        if space == "compact":
+            positions = self._compact_positions()
+            start, end = positions[start], positions[end - 1] + 1
+        spans = self._text_spans()
+        return spans[start][0], spans[end - 1][1]
+
+    def text_index(self, compact_index: int) -> int:
+        """The position in `text` of the character at `compact_index` in `compact`."""
+        return self._compact_positions()[compact_index]
+
+    def _compact_positions(self) -> list[int]:
+        if self._maps.compact is None:
+            self._maps.compact = [m.start() for m in _ALNUM.finditer(self.text)]
+        return self._maps.compact
+
+    def _text_spans(self) -> _Spans:
+        if self._maps.text is None:
+            text, spans = _fold_mapped(self.original)
+            if text != self.text:  # both paths run the same steps; this guards refactors
+                raise AssertionError("mapped and fast normalisation disagree")
+            self._maps.text = spans
+        return self._maps.text
+
+
+def normalize(text: str) -> Normalized:
+    """Normalise a message; cheap when nothing needs mapping back (maps are built on demand)."""
+    folded = fold(text)
+    return Normalized(original=text, text=folded, compact=_NON_ALNUM.sub("", folded))
+
+
+def compact(text: str) -> str:
+    """The compact form of `text` (what lexicon terms are stored as)."""
+    return _NON_ALNUM.sub("", fold(text))
