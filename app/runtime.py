@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy import Engine
 
+from app.adapters.wecom_crypto import WeComCrypto
 from app.clock import Clock, SystemClock
 from app.db.session import make_engine, make_session_factory
 from app.dispatcher import InboxWorker
@@ -43,6 +44,7 @@ class Runtime:
     outbox: OutboxDispatcher
     http: httpx.Client
     senders: dict[str, Sender] = field(default_factory=dict)
+    wecom_cryptos: dict[str, WeComCrypto] = field(default_factory=dict)
     started: bool = False
 
     def start(self) -> None:
@@ -79,7 +81,40 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     writer = InboxWriter(
         factory, clock, nonce_ttl=settings.inbox.nonce_ttl_seconds, on_stored=worker.wake
     )
-    return Runtime(settings, engine, deps, writer, worker, outbox, http, senders)
+    return Runtime(
+        settings,
+        engine,
+        deps,
+        writer,
+        worker,
+        outbox,
+        http,
+        senders,
+        build_cryptos(settings, clock),
+    )
+
+
+def build_cryptos(settings: Settings, clock: Clock) -> dict[str, WeComCrypto]:
+    """Callback crypto per configured WeCom channel ("app": receiveid = corp id; "bot": "")."""
+    cryptos: dict[str, WeComCrypto] = {}
+    window = settings.callback_max_age_seconds
+    if settings.wecom_app_token and settings.wecom_app_encoding_aes_key and settings.wecom_corp_id:
+        cryptos["app"] = WeComCrypto(
+            settings.wecom_app_token.get_secret_value(),
+            settings.wecom_app_encoding_aes_key.get_secret_value(),
+            settings.wecom_corp_id,
+            clock=clock,
+            max_age_seconds=window,
+        )
+    if settings.wecom_bot_token and settings.wecom_bot_encoding_aes_key:
+        cryptos["bot"] = WeComCrypto(
+            settings.wecom_bot_token.get_secret_value(),
+            settings.wecom_bot_encoding_aes_key.get_secret_value(),
+            "",
+            clock=clock,
+            max_age_seconds=window,
+        )
+    return cryptos
 
 
 def build_senders(settings: Settings, http: httpx.Client, clock: Clock) -> dict[str, Sender]:

@@ -62,7 +62,7 @@ def parse_inner(plaintext: bytes) -> JsonObject:
         raise bad_request("bad chattype")
     if chattype == "group":
         _text(payload, "chatid")
-    _check_response_url(payload.get("response_url"))
+    _response_url(payload)
     _create_time(payload)
     return payload
 
@@ -93,7 +93,6 @@ def to_message(
     chat_id = _text(payload, "chatid") if is_group else user_id
     if is_group:
         text = strip_leading_mention(text, bot_name)
-    reply_url = payload.get("response_url")
     return InboundMessage(
         chat=ChatRef(Platform.WECOM_BOT, chat_id=chat_id, is_group=is_group),
         external_id=_text(payload, "msgid"),
@@ -103,7 +102,7 @@ def to_message(
         sent_at=_create_time(payload) or received_at,
         mentions_bot=is_group,  # in groups the bot only ever sees messages that @ it
         url=url,
-        reply_url=reply_url if isinstance(reply_url, str) else None,
+        reply_url=_response_url(payload),
         extras=_quote_extras(payload),
     )
 
@@ -252,10 +251,14 @@ def _object(obj: Mapping[str, object], name: str) -> Mapping[str, object]:
     return value
 
 
-def _check_response_url(value: object) -> None:
+def _response_url(payload: Mapping[str, object]) -> str | None:
     # Replies are POSTed there, so only an https URL is acceptable even from a signed payload.
-    if value is not None and not (isinstance(value, str) and value.startswith("https://")):
+    value = payload.get("response_url")
+    if value is None:
+        return None
+    if not (isinstance(value, str) and value.startswith("https://")):
         raise bad_request("malformed response_url")
+    return value
 
 
 def _create_time(payload: Mapping[str, object]) -> datetime | None:

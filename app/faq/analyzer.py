@@ -110,6 +110,19 @@ def _function_words() -> frozenset[str]:
 
 
 @cache
+def common_words() -> tuple[str, ...]:
+    """Everyday two-character nouns and verbs from jieba's dictionary (for calibration probes)."""
+    words: list[str] = []
+    with jieba.get_dict_file() as handle:
+        for raw in handle:
+            parts = raw.decode("utf-8").split()
+            if len(parts) == 3 and parts[2] in {"n", "v", "vn"} and len(parts[0]) == 2:
+                if 300 <= int(parts[1]) <= 30_000 and has_cjk(parts[0]):
+                    words.append(parts[0])
+    return tuple(words)
+
+
+@cache
 def general_weight(word: str) -> float:
     """How informative a word is in general Chinese, 0.2–1.
 
@@ -216,6 +229,7 @@ class Analysis:
     """A text as the index sees it: the prepared string, its terms and its character n-grams."""
 
     text: str
+    tokens: tuple[str, ...]
     terms: tuple[str, ...]
     grams: tuple[str, ...]
 
@@ -260,7 +274,12 @@ class Analyzer:
             if term not in self._stop_words and _KEEP_TOKEN.search(term)
         )
         prepared = "".join(tokens)
-        return Analysis(text=prepared, terms=terms, grams=tuple(char_grams(prepared)))
+        return Analysis(
+            text=prepared,
+            tokens=tuple(t for t in tokens if t.strip()),
+            terms=terms,
+            grams=tuple(char_grams(prepared)),
+        )
 
     def _expand(self, tokens: Sequence[str]) -> Iterable[str]:
         """Each token, preceded by the dictionary words inside it (配送范围 → 配送, 范围)."""

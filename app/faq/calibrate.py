@@ -6,7 +6,9 @@ as a question (leave-one-out), which yields
 
 * answerable questions — the hidden phrasing, whose right answer is its own entry, and
 * unanswerable near-topic questions — the same phrasing with its whole entry hidden, so that
-  the best remaining entry is always wrong (the hardest kind of question to stay quiet on).
+  the best remaining entry is always wrong (the hardest kind of question to stay quiet on), and
+  the phrasing with its most specific word swapped for an everyday word the KB never uses
+  (玫瑰能放几天 → 书包能放几天): same shape, other subject, so no entry answers it.
 
 The logistic model is refitted on the candidates of all these questions, and the threshold is
 the lowest confidence at which at most `target_false_answer_rate` of the unanswerable ones
@@ -16,9 +18,11 @@ would still be answered.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.faq.analyzer import Analysis, common_words
 from app.faq.config import MatchingConfig
 from app.faq.index import Exclusion, FaqIndex, Thresholds
 from app.faq.scoring import Features, LogisticModel, fit_model
@@ -82,6 +86,7 @@ def leave_one_out(index: FaqIndex, limit: int) -> list[Probe]:
     if len(picks) > limit > 0:
         step = len(picks) / limit
         picks = [picks[int(i * step)] for i in range(limit)]
+    strangers = _strangers(index) or ["某某"]
     probes: list[Probe] = []
     for entry, doc in picks:
         start = int(corpus.entry_start[entry])
@@ -92,7 +97,30 @@ def leave_one_out(index: FaqIndex, limit: int) -> list[Probe]:
         )
         probes.append(Probe(tuple(index.features(analysis, own)), entry))
         probes.append(Probe(tuple(index.features(analysis, whole)), None))
+        swapped = _swap_subject(index, analysis, strangers[len(probes) % len(strangers)])
+        if swapped is not None:
+            probes.append(Probe(tuple(index.features(swapped, own)), None))
     return probes
+
+
+def _strangers(index: FaqIndex) -> list[str]:
+    """Everyday words that appear nowhere in the KB, in a fixed pseudo-random order."""
+    known = index.corpus.term_count
+    answers = "".join(index.corpus.answer_texts)
+    words = [w for w in common_words() if w not in known and w not in answers]
+    random.Random(len(index.entries)).shuffle(words)
+    return words
+
+
+def _swap_subject(index: FaqIndex, analysis: Analysis, stranger: str) -> Analysis | None:
+    """The text with its most specific word replaced by a stranger word, analysed again."""
+    corpus = index.corpus
+    content = [t for t in analysis.tokens if len(t) > 1 and t in corpus.term_count]
+    if not content:
+        return None
+    subject = max(content, key=corpus.weight)
+    swapped = "".join(stranger if t == subject else t for t in analysis.tokens)
+    return corpus.analyzer.analyze(swapped)
 
 
 def fit_on_probes(probes: Sequence[Probe], prior: LogisticModel) -> LogisticModel:

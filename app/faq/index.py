@@ -244,6 +244,10 @@ class FaqIndex:
             answer_score[list(exclusion.answers)] = 0.0
         entry_score += _ANSWER_SHARE * answer_score
         top = _top(entry_score, self.candidates + 1)
+        # Coverage counts what a word means in general Chinese, not how rare it is in this KB:
+        # 积分 is in many entries yet is still the point of "积分会过期吗".
+        query_terms = {term: general_weight(term) for term in unique}
+        total = sum(query_terms.values())
         unknown = self._unknown_share(query_terms, total, hidden, exclusion)
         result: list[tuple[int, Features]] = []
         for rank, entry in enumerate(top[: self.candidates]):
@@ -280,7 +284,7 @@ class FaqIndex:
         )
 
     def _phrasing_coverage(self, terms: frozenset[str], query_terms: Mapping[str, float]) -> float:
-        weights = [(self.corpus.weight(t), t in query_terms) for t in terms]
+        weights = [(general_weight(t), t in query_terms) for t in terms]
         total = sum(w for w, _ in weights)
         return sum(w for w, found in weights if found) / total if total > 0 else 0.0
 

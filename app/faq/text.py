@@ -24,6 +24,8 @@ _SEPARATORS = re.compile(
     r"[\s,.;:!?。，、；：！？·…\-—~～\"'“”‘’()（）<>《》「」『』【】\[\]/\\|*#&%^_=+]+"
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# "A-not-A" questions: 好不好, 在不在, 有没有, 招不招, 喜不喜欢.
+_A_NOT_A = re.compile(r"([\u3400-\u9fff])[不没]\1")
 _WORD_CHARS = re.compile(r"[\u3400-\u9fffa-z0-9]")
 _NUMERAL_UNITS = (
     "个|点|天|号|次|件|张|束|枝|支|朵|元|块|公里|小时|分钟|周|月|年|岁|折|家|位|人|倍|斤|克"
@@ -166,7 +168,7 @@ class TextRules:
     def looks_like_question(self, text: str) -> bool:
         """True if the text asks something: a question mark, a final 吗/呢, or a question word."""
         normalized = self.normalize(text)
-        if "?" in normalized:
+        if "?" in normalized or _A_NOT_A.search(normalized):
             return True
         if self._cues is not None and self._cues.search(normalized):
             return True

@@ -44,25 +44,38 @@ _COLLAPSE = re.compile(
 _NON_ALNUM = re.compile(r"[\W_]+")
 _ALNUM = re.compile(r"[^\W_]")
 
-_LATIN_START = r"(?<![a-z0-9])"
+_NOT_AFTER_ALNUM = r"(?<![a-z0-9].)"  # placed after the first character of a Latin variant
 _LATIN_END = r"(?![a-z])"
 _GAP = r"[\W_]{0,2}"
 _TLDS = "com|cn|net|org|top|xyz|cc|vip|me|io|co|info|shop|club|site|online|ltd|link|app"
-# (pattern, replacement); earlier entries win where two could start at the same place.
-_VARIANTS: tuple[tuple[str, str], ...] = (
-    (r"[+➕]\s*(?=v|w|微|威|薇|徽|q|扣|蔻|企鹅)", "加"),
-    (rf"{_LATIN_START}(?:vx|wx|wechat|weixin|v{_GAP}x){_LATIN_END}", "微信"),
-    (rf"{_LATIN_START}(?:v|w|wei){_GAP}(?:信|芯|❤|♥|xin{_LATIN_END})", "微信"),
-    (rf"[威薇徽维卫魏危唯伟溦嶶][信芯]|微[芯伈]|微x{_LATIN_END}", "微信"),
-    (r"[扣蔻叩抠寇][扣蔻叩抠寇]|企鹅号", "qq"),
-    (rf"{_LATIN_START}q{_GAP}q{_LATIN_END}", "qq"),
-    (
-        rf"(?<=[a-z0-9])\s*(?:点|dot|\(dot\)|\[dot\]|\(\.\)|\[\.\]|。|·|•)\s*"
-        rf"(?=(?:{_TLDS})(?![a-z0-9]))",
-        ".",
-    ),
+_DOT_WORD = r"(?:点|dot|\(dot\)|\[dot\]|\(\.\)|\[\.\]|。|·|•)"
+_BEFORE_TLD = rf"\s?(?=(?:{_TLDS})(?![a-z0-9]))"
+# (first characters, rest of the pattern, replacement). Every alternative starts with a literal
+# character so the regex engine can skip to candidate positions instead of trying them all.
+_VARIANTS: tuple[tuple[str, str, str], ...] = (
+    ("+➕", r"\s*(?=v|w|微|威|薇|徽|q|扣|蔻|企鹅)", "加"),
+    ("v", rf"{_NOT_AFTER_ALNUM}{_GAP}x{_LATIN_END}", "微信"),
+    ("w", rf"{_NOT_AFTER_ALNUM}(?:x|echat|eixin){_LATIN_END}", "微信"),
+    ("vw", rf"{_NOT_AFTER_ALNUM}(?:ei)?{_GAP}(?:信|芯|❤|♥|xin{_LATIN_END})", "微信"),
+    ("威薇徽维卫魏危唯伟溦嶶", "[信芯]", "微信"),
+    ("微", rf"(?:[芯伈]|x{_LATIN_END})", "微信"),
+    ("扣蔻叩抠寇", "[扣蔻叩抠寇]", "qq"),
+    ("企", "鹅号", "qq号"),
+    ("q", rf"{_NOT_AFTER_ALNUM}[\W_]{{1,2}}q{_LATIN_END}", "qq"),
+    ("点。·•", rf"(?:(?<=[a-z0-9].)|(?<=[a-z0-9]\s.)){_BEFORE_TLD}", "."),
+    ("d", rf"(?:(?<=[a-z0-9].)|(?<=[a-z0-9]\s.))ot{_BEFORE_TLD}", "."),
+    ("(", rf"(?:(?<=[a-z0-9].)|(?<=[a-z0-9]\s.))(?:dot|\.)\){_BEFORE_TLD}", "."),
+    ("[", rf"(?:(?<=[a-z0-9].)|(?<=[a-z0-9]\s.))(?:dot|\.)\]{_BEFORE_TLD}", "."),
+    (" ", rf"(?<=[a-z0-9].)(?={_DOT_WORD}{_BEFORE_TLD})", ""),
 )
-_VARIANT_RE = re.compile("|".join(f"(?P<v{i}>{p})" for i, (p, _) in enumerate(_VARIANTS)))
+_VARIANT_NAMES: dict[str, str] = {}
+_alternatives: list[str] = []
+for _i, (_firsts, _rest, _replacement) in enumerate(_VARIANTS):
+    for _j, _first in enumerate(_firsts):
+        _VARIANT_NAMES[f"v{_i}_{_j}"] = _replacement
+        _alternatives.append(f"{re.escape(_first)}(?P<v{_i}_{_j}>{_rest})")
+_VARIANT_RE = re.compile("|".join(_alternatives))
+_VARIANT_HINT = re.compile("[" + re.escape("".join(f for f, _, _ in _VARIANTS)) + "]")
 
 _NUMERAL_DIGITS = {"零": "0", "〇": "0", "幺": "1", "参": "3"}
 for _digits in ("一二三四五六七八九", "壹贰叁肆伍陆柒捌玖"):
@@ -119,9 +132,7 @@ _FOLD = _FoldTable()
 
 
 def _variant(match: re.Match[str]) -> str:
-    group = match.lastgroup
-    assert group is not None
-    return _VARIANTS[int(group[1:])][1]
+    return _VARIANT_NAMES[match.lastgroup or ""]
 
 
 def _numerals(match: re.Match[str]) -> str:
@@ -136,18 +147,21 @@ def _drop(_: re.Match[str]) -> str:
     return ""
 
 
-_STEPS: tuple[tuple[re.Pattern[str], _Repl], ...] = (
-    (_COLLAPSE, _drop),
-    (_VARIANT_RE, _variant),
-    (_NUM_RUN, _numerals),
+# (hint, pattern, replacement): every match of `pattern` contains a character of `hint`, so
+# the cheap hint search skips the step for most messages (the mapped path always runs it).
+_STEPS: tuple[tuple[re.Pattern[str], re.Pattern[str], _Repl], ...] = (
+    (re.compile(rf"[^\w{_CLAUSE_PUNCT}]|_"), _COLLAPSE, _drop),
+    (_VARIANT_HINT, _VARIANT_RE, _variant),
+    (_NUM_RUN, _NUM_RUN, _numerals),
 )
 
 
 def fold(text: str) -> str:
     """Steps 1–4: the readable normalised form."""
     out = text.translate(_FOLD)
-    for pattern, repl in _STEPS:
-        out = pattern.sub(repl, out)
+    for hint, pattern, repl in _STEPS:
+        if hint.search(out) is not None:
+            out = pattern.sub(repl, out)
     return out
 
 
@@ -160,7 +174,7 @@ def _fold_mapped(text: str) -> tuple[str, _Spans]:
         pieces.append(folded)
         spans.extend([(i, i + 1)] * len(folded))
     out = "".join(pieces)
-    for pattern, repl in _STEPS:
+    for _, pattern, repl in _STEPS:
         out, spans = _sub_mapped(pattern, repl, out, spans)
     return out, spans
 

@@ -12,15 +12,29 @@ from app.db.models.core import (
     ProcessedKey,
     RateEvent,
 )
+from app.db.models.posts import (
+    Campaign,
+    CampaignAnnouncement,
+    Post,
+    PostDelivery,
+    PostOccurrence,
+    PostRevision,
+)
 
 __all__ = [
     "Base",
+    "Campaign",
+    "CampaignAnnouncement",
     "Chat",
     "ChatMember",
     "InboxRow",
     "Member",
     "MemberEvent",
     "OutboxRow",
+    "Post",
+    "PostDelivery",
+    "PostOccurrence",
+    "PostRevision",
     "ProcessedKey",
     "RateEvent",
 ]
