@@ -38,11 +38,17 @@ class ProcessResult:
 
 class InboxWorker:
     def __init__(
-        self, deps: AppDeps, pipeline: Pipeline, *, on_replies: Callable[[], None] = lambda: None
+        self,
+        deps: AppDeps,
+        pipeline: Pipeline,
+        *,
+        on_replies: Callable[[], None] = lambda: None,
+        between_messages: Callable[[], None] = lambda: None,
     ) -> None:
         self._deps = deps
         self._pipeline = pipeline
         self._on_replies = on_replies
+        self._between_messages = between_messages
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,7 +134,7 @@ class InboxWorker:
         while not self._stop.is_set():
             try:
                 while not self._stop.is_set() and self.process_next() is not None:
-                    pass
+                    self._between_messages()
             except Exception:
                 log.exception("inbox pass failed")
             self._wake.wait(poll)

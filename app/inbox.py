@@ -12,6 +12,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -138,9 +139,10 @@ class InboxWriter:
         self._factory = factory
         self._clock = clock
         self._nonce_ttl = nonce_ttl
-        self._on_stored = on_stored
+        self.on_stored = on_stored
         self._queue: queue.Queue[tuple[InboxItem, Future[StoreOutcome]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._writing = threading.Event()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
@@ -159,10 +161,17 @@ class InboxWriter:
         self._queue.put((item, future))
         return await asyncio.wrap_future(future)
 
+    def wait_idle(self, timeout: float) -> None:
+        """Let waiting callbacks be stored first (the inbox worker calls this between
+        messages: acknowledging a callback is on a deadline, processing it is not)."""
+        deadline = time.monotonic() + timeout
+        while (self._writing.is_set() or not self._queue.empty()) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+
     def store_now(self, items: Sequence[InboxItem]) -> list[StoreOutcome]:
         outcomes = store_batch(self._factory, items, self._clock, self._nonce_ttl)
         if StoreOutcome.STORED in outcomes:
-            self._on_stored()
+            self.on_stored()
         return outcomes
 
     def _run(self) -> None:
@@ -183,6 +192,7 @@ class InboxWriter:
             self._write(batch)
 
     def _write(self, batch: list[tuple[InboxItem, Future[StoreOutcome]]]) -> None:
+        self._writing.set()
         try:
             outcomes = self.store_now([item for item, _ in batch])
         except Exception as error:  # the database is down: fail these requests, keep running
@@ -190,5 +200,7 @@ class InboxWriter:
             for _, future in batch:
                 future.set_exception(error)
             return
+        finally:
+            self._writing.clear()
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             future.set_result(outcome)

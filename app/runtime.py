@@ -32,6 +32,8 @@ from app.settings import CONFIG_DIR, Settings
 
 log = logging.getLogger(__name__)
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# How long the inbox worker lets pending callbacks be stored before its next message.
+WRITER_PRIORITY_SECONDS = 0.05
 
 
 @dataclass
@@ -77,10 +79,14 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     http = httpx.Client(timeout=HTTP_TIMEOUT)
     senders = build_senders(settings, http, clock)
     outbox = OutboxDispatcher(factory, senders, clock, settings.outbox)
-    worker = InboxWorker(deps, PIPELINE, on_replies=outbox.wake)
-    writer = InboxWriter(
-        factory, clock, nonce_ttl=settings.inbox.nonce_ttl_seconds, on_stored=worker.wake
+    writer = InboxWriter(factory, clock, nonce_ttl=settings.inbox.nonce_ttl_seconds)
+    worker = InboxWorker(
+        deps,
+        PIPELINE,
+        on_replies=outbox.wake,
+        between_messages=lambda: writer.wait_idle(WRITER_PRIORITY_SECONDS),
     )
+    writer.on_stored = worker.wake
     return Runtime(
         settings,
         engine,

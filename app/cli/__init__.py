@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import db, demo, serve, simulate
+from app.cli import db, demo, points, serve, simulate
 
 cli = typer.Typer(
     name="qunyun",
@@ -17,6 +17,7 @@ cli.command("serve")(serve.serve)
 cli.command("demo")(demo.demo)
 cli.command("simulate")(simulate.simulate)
 cli.add_typer(db.app, name="db")
+cli.add_typer(points.app, name="points")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from app.clock import SystemClock
 from app.db.migrate import upgrade
 from app.db.session import make_engine, make_session_factory, transaction
 from app.messages import ChatRef, Platform, Role
+from app.services.checkin_campaigns import seed_demo_campaign
 from app.services.members import MembersService
 
 DEMO_CHATS = (("g-001", "花屿会员1群"), ("g-002", "花屿会员2群"))
@@ -41,6 +42,7 @@ def seed_community(session: Session) -> None:
 
 
 SEEDERS: list[Seeder] = [seed_community]
+SEEDERS.append(seed_demo_campaign)  # points: the default 每日签到 check-in campaign
 
 
 def demo() -> None:

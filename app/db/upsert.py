@@ -1,12 +1,34 @@
-"""`INSERT … ON CONFLICT DO NOTHING RETURNING` for SQLite and PostgreSQL alike."""
+"""Portable `INSERT … ON CONFLICT` helpers for SQLite and PostgreSQL.
+
+Rows are passed as execution parameters (not baked into the statement), and statements that
+run on every message are built once per dialect (`cached_statement`): building and compiling
+them was most of their cost.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
+
+_STATEMENTS: dict[tuple[str, Hashable], Any] = {}
+
+
+def dialect_insert(dialect: str) -> Callable[..., Any]:
+    """The dialect's `insert()` construct (it has `on_conflict_*` and `excluded`)."""
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    return module.insert  # type: ignore[no-any-return]
+
+
+def cached_statement(session: Session, key: Hashable, build: Callable[[str], Any]) -> Any:
+    """Build a statement once per (dialect, key) and reuse it."""
+    dialect = session.get_bind().dialect.name
+    statement = _STATEMENTS.get((dialect, key))
+    if statement is None:
+        statement = _STATEMENTS[(dialect, key)] = build(dialect)
+    return statement
 
 
 def insert_ignore(
@@ -22,12 +44,12 @@ def insert_ignore(
     """
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = (
-        module.insert(model)
-        .values(list(rows))
-        .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(returning)
-    )
-    return set(session.scalars(stmt).all())
+
+    def build(dialect: str) -> Any:
+        insert = dialect_insert(dialect)(model)
+        return insert.on_conflict_do_nothing(index_elements=conflict_columns).returning(returning)
+
+    stmt = cached_statement(session, ("ignore", model, tuple(conflict_columns), returning), build)
+    if len(rows) == 1:
+        return set(session.scalars(stmt, rows[0]).all())
+    return set(session.scalars(stmt, list(rows)).all())

@@ -31,7 +31,7 @@ _BASE_LOCK = threading.Lock()
 
 
 @cache
-def _base_tokenizer() -> jieba.Tokenizer:
+def base_tokenizer() -> jieba.Tokenizer:
     """jieba's default dictionary, loaded once per process and never modified."""
     with _BASE_LOCK:
         logging.getLogger("jieba").setLevel(logging.WARNING)
@@ -42,13 +42,14 @@ def _base_tokenizer() -> jieba.Tokenizer:
 
 def warm_up() -> None:
     """Load jieba's dictionary and the pinyin table now rather than on the first message."""
-    _base_tokenizer()
+    base_tokenizer()
+    _function_words()
     _pinyin_table()
 
 
 def domain_tokenizer(words: Iterable[str]) -> jieba.Tokenizer:
     """A private jieba tokenizer: the default dictionary plus the given domain words."""
-    base = _base_tokenizer()
+    base = base_tokenizer()
     tokenizer = jieba.Tokenizer()
     # Copying the prefix dictionary (~30 ms) instead of re-initialising (~1 s) keeps rebuilds fast
     # and leaves the shared base tokenizer untouched.
@@ -134,7 +135,7 @@ def general_weight(word: str) -> float:
         return 0.5
     if word in _function_words():
         return 0.2
-    base = _base_tokenizer()
+    base = base_tokenizer()
     informativeness = math.log(base.total / (base.FREQ.get(word, 0) + 1))
     return min(1.0, max(0.35, (informativeness - 5.0) / 6.0))
 

@@ -17,6 +17,7 @@ would still be answered.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from collections.abc import Sequence
@@ -28,6 +29,10 @@ from app.faq.index import Exclusion, FaqIndex, Thresholds
 from app.faq.scoring import Features, LogisticModel, fit_model
 
 _TRAIN_CANDIDATES = 5
+_MAX_WEIGHT = 25.0
+_MIN_THRESHOLD = 0.05
+_MAX_THRESHOLD = 0.95
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,15 @@ class Probe:
 
     candidates: tuple[tuple[int, Features], ...]
     expected: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SwappedProbe:
+    """An unanswerable probe text: a phrasing (entry, position) with its subject swapped."""
+
+    entry: int
+    phrasing: int
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +67,9 @@ class CalibrationReport:
         """One line for humans."""
         return (
             f"threshold {self.threshold:.3f} from leave-one-out on {self.answerable} KB "
-            f"phrasings (+{self.unanswerable} with their entry hidden): recall "
-            f"{self.answerable_recall:.1%}, false answers {self.false_answer_rate:.1%}"
+            f"phrasings and {self.unanswerable} unanswerable probes (entry hidden or subject "
+            f"swapped): recall {self.answerable_recall:.1%}, "
+            f"false answers {self.false_answer_rate:.1%}"
         )
 
 
@@ -66,6 +81,11 @@ def calibrate_index(index: FaqIndex, config: MatchingConfig) -> FaqIndex:
         return index
     model = fit_on_probes(probes, index.model)
     report = choose_threshold(probes, model, config.target_false_answer_rate)
+    if not _plausible(report):
+        # Degenerate KBs (the same phrasing under several entries) make leave-one-out labels
+        # contradict each other; keep the default model and the configured threshold then.
+        _LOG.warning("FAQ calibration rejected", extra={"key": report.describe()})
+        return index
     thresholds = Thresholds(
         question=report.threshold,
         statement=max(report.threshold, config.statement_threshold),
@@ -74,21 +94,17 @@ def calibrate_index(index: FaqIndex, config: MatchingConfig) -> FaqIndex:
     return index.with_model(model, thresholds)
 
 
+def _plausible(report: CalibrationReport) -> bool:
+    weights_sane = all(abs(w) <= _MAX_WEIGHT for w in (*report.model.weights, report.model.bias))
+    return weights_sane and _MIN_THRESHOLD <= report.threshold <= _MAX_THRESHOLD
+
+
 def leave_one_out(index: FaqIndex, limit: int) -> list[Probe]:
     """Probes for up to `limit` phrasings of entries that have more than one phrasing."""
     corpus = index.corpus
-    picks = [
-        (entry, doc)
-        for entry, start in enumerate(corpus.entry_start.tolist())
-        for doc in range(start, _stop(index, entry))
-        if _stop(index, entry) - start > 1
-    ]
-    if len(picks) > limit > 0:
-        step = len(picks) / limit
-        picks = [picks[int(i * step)] for i in range(limit)]
     strangers = _strangers(index) or ["某某"]
     probes: list[Probe] = []
-    for entry, doc in picks:
+    for entry, doc in _picks(index, limit):
         start = int(corpus.entry_start[entry])
         analysis = corpus.analyzer.analyze(corpus.entries[entry].phrasings[doc - start])
         own = Exclusion(docs=frozenset({doc}))
@@ -97,17 +113,45 @@ def leave_one_out(index: FaqIndex, limit: int) -> list[Probe]:
         )
         probes.append(Probe(tuple(index.features(analysis, own)), entry))
         probes.append(Probe(tuple(index.features(analysis, whole)), None))
-        swapped = _swap_subject(index, analysis, strangers[len(probes) % len(strangers)])
+        swapped = _swap_subject(index, analysis, strangers[doc % len(strangers)])
         if swapped is not None:
             probes.append(Probe(tuple(index.features(swapped, own)), None))
     return probes
 
 
+def swapped_probes(index: FaqIndex, limit: int) -> list[SwappedProbe]:
+    """The subject-swapped texts `leave_one_out` asks, for judging other matchers alike."""
+    corpus = index.corpus
+    strangers = _strangers(index) or ["某某"]
+    result: list[SwappedProbe] = []
+    for entry, doc in _picks(index, limit):
+        start = int(corpus.entry_start[entry])
+        analysis = corpus.analyzer.analyze(corpus.entries[entry].phrasings[doc - start])
+        swapped = _swap_subject(index, analysis, strangers[doc % len(strangers)])
+        if swapped is not None:
+            result.append(SwappedProbe(entry, doc - start, swapped.text))
+    return result
+
+
+def _picks(index: FaqIndex, limit: int) -> list[tuple[int, int]]:
+    """(entry, phrasing doc) pairs to hold out: evenly spread, at most `limit`."""
+    picks = [
+        (entry, doc)
+        for entry, start in enumerate(index.corpus.entry_start.tolist())
+        for doc in range(start, _stop(index, entry))
+        if _stop(index, entry) - start > 1
+    ]
+    if len(picks) > limit > 0:
+        step = len(picks) / limit
+        picks = [picks[int(i * step)] for i in range(limit)]
+    return picks
+
+
 def _strangers(index: FaqIndex) -> list[str]:
     """Everyday words that appear nowhere in the KB, in a fixed pseudo-random order."""
     known = index.corpus.term_count
-    answers = "".join(index.corpus.answer_texts)
-    words = [w for w in common_words() if w not in known and w not in answers]
+    in_answers = index.corpus.answer_gram_count  # the words are two characters long
+    words = [w for w in common_words() if w not in known and w not in in_answers]
     random.Random(len(index.entries)).shuffle(words)
     return words
 

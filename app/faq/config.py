@@ -39,7 +39,7 @@ class MatchingConfig:
     threshold: float = 0.5
     target_false_answer_rate: float = 0.05
     min_calibration_questions: int = 40
-    max_calibration_questions: int = 400
+    max_calibration_questions: int = 200
     statement_threshold: float = 0.9
     candidates: int = 12
 
@@ -62,6 +62,7 @@ class FaqConfig:
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     answering: AnsweringConfig = field(default_factory=AnsweringConfig)
     synonyms: tuple[tuple[str, ...], ...] = ()
+    intents: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def load_faq_config(path: Path | None = None) -> FaqConfig:
@@ -97,7 +98,7 @@ def parse_faq_config(raw: Mapping[str, object]) -> FaqConfig:
                 _number(matching, "min_calibration_questions", 40, integer=True)
             ),
             max_calibration_questions=int(
-                _number(matching, "max_calibration_questions", 400, integer=True)
+                _number(matching, "max_calibration_questions", 200, integer=True)
             ),
             statement_threshold=_number(
                 matching, "statement_threshold", defaults.matching.statement_threshold
@@ -106,7 +107,12 @@ def parse_faq_config(raw: Mapping[str, object]) -> FaqConfig:
         ),
         answering=_answering(answering, defaults.answering),
         synonyms=_synonym_groups(_section(raw, "synonyms")),
+        intents=_intents(_section(raw, "intents")),
     )
+
+
+def _intents(section: Mapping[str, object]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((name, _words(section, name)) for name in section)
 
 
 def _answering(raw: Mapping[str, object], default: AnsweringConfig) -> AnsweringConfig:

@@ -13,10 +13,11 @@ calibrated confidence with a logistic model fitted on the KB itself (`app.faq.ca
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -110,6 +111,12 @@ class _Corpus:
     answer_postings: Postings
     gram_idf: Mapping[str, float]
     answer_idf: Mapping[str, float]
+    intents: tuple[tuple[str, re.Pattern[str]], ...]
+    doc_intents: tuple[frozenset[str], ...]
+
+    def intents_of(self, text: str) -> frozenset[str]:
+        """The kinds of question a prepared text asks (duration, place, …)."""
+        return frozenset(name for name, cues in self.intents if cues.search(text))
 
     def weight(self, term: str) -> float:
         """A term's weight: KB rarity × general informativeness."""
@@ -249,13 +256,15 @@ class FaqIndex:
         query_terms = {term: general_weight(term) for term in unique}
         total = sum(query_terms.values())
         unknown = self._unknown_share(query_terms, total, hidden, exclusion)
+        asked = corpus.intents_of(analysis.text)
         result: list[tuple[int, Features]] = []
         for rank, entry in enumerate(top[: self.candidates]):
             rival = top[1] if rank == 0 and len(top) > 1 else top[0]
             margin = float(entry_score[entry] - entry_score[rival]) if rival != entry else 0.0
             values = self._entry_features(entry, query_terms, total, doc_gram, exclusion)
             if values is not None:
-                result.append((int(entry), Features((*values, unknown, margin))))
+                agreement = self._intent_agreement(entry, asked, exclusion)
+                result.append((int(entry), Features((*values, unknown, margin, agreement))))
         return result
 
     def _entry_features(
@@ -282,6 +291,17 @@ class FaqIndex:
             float(max(doc_gram[d] for d in docs)),
             in_answer * share,
         )
+
+    def _intent_agreement(self, entry: int, asked: frozenset[str], exclusion: Exclusion) -> float:
+        """1 if some phrasing asks the same kind of question, 0 if none does, ½ if unknown."""
+        corpus = self.corpus
+        start, stop = int(corpus.entry_start[entry]), _stop(corpus, entry)
+        offered = frozenset().union(
+            *(corpus.doc_intents[d] for d in range(start, stop) if d not in exclusion.docs)
+        )
+        if not asked or not offered:
+            return 0.5
+        return 1.0 if asked & offered else 0.0
 
     def _phrasing_coverage(self, terms: frozenset[str], query_terms: Mapping[str, float]) -> float:
         weights = [(general_weight(t), t in query_terms) for t in terms]
@@ -322,7 +342,9 @@ def _top(scores: FloatArray, count: int) -> list[int]:
 
 
 def _unit_vector(counts: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]:
-    vector = {g: (1 + math.log(c)) * idf[g] for g, c in counts.items() if g in idf}
+    vector = {
+        g: (1 + math.log(c) if c > 1 else 1.0) * idf[g] for g, c in counts.items() if g in idf
+    }
     norm = math.sqrt(sum(v * v for v in vector.values()))
     return {g: v / norm for g, v in vector.items()} if norm > 0 else {}
 
@@ -338,14 +360,25 @@ def _build_corpus(entries: tuple[KbEntry, ...], config: FaqConfig) -> _Corpus:
     doc_entry: list[int] = []
     entry_start: list[int] = []
     analyses: list[Analysis] = []
+    memo: dict[str, Analysis] = {}  # phrasings and tags repeat across entries
     for position, entry in enumerate(entries):
         entry_start.append(len(doc_entry))
         for phrasing in entry.phrasings:
-            analyses.append(analyzer.analyze(phrasing))
+            analyses.append(_analyze(analyzer, phrasing, memo))
             doc_entry.append(position)
-    tag_terms = tuple(_tag_terms(entry, analyzer) for entry in entries)
+    tag_terms = tuple(
+        frozenset(t for tag in entry.tags for t in _analyze(analyzer, tag, memo).terms)
+        for entry in entries
+    )
     answers = tuple(analyzer.answer_text(entry.answer) for entry in entries)
-    return _assemble(entries, analyzer, analyses, doc_entry, entry_start, tag_terms, answers)
+    corpus = _assemble(entries, analyzer, analyses, doc_entry, entry_start, tag_terms, answers)
+    intents = tuple(
+        (name, re.compile("|".join(re.escape(analyzer.prepare(cue)) for cue in cues)))
+        for name, cues in config.intents
+        if cues
+    )
+    probe = replace(corpus, intents=intents)
+    return replace(probe, doc_intents=tuple(probe.intents_of(a.text) for a in analyses))
 
 
 def _assemble(
@@ -391,6 +424,8 @@ def _assemble(
         ),
         gram_idf=gram_idf,
         answer_idf=answer_idf,
+        intents=(),
+        doc_intents=(),
     )
 
 
@@ -426,11 +461,11 @@ def _bm25_idf(count: int, df: int) -> float:
     return math.log(1 + (count - df + 0.5) / (df + 0.5))
 
 
-def _tag_terms(entry: KbEntry, analyzer: Analyzer) -> frozenset[str]:
-    terms: set[str] = set()
-    for tag in entry.tags:
-        terms.update(analyzer.analyze(tag).terms)
-    return frozenset(terms)
+def _analyze(analyzer: Analyzer, text: str, memo: dict[str, Analysis]) -> Analysis:
+    analysis = memo.get(text)
+    if analysis is None:
+        analysis = memo[text] = analyzer.analyze(text)
+    return analysis
 
 
 def _domain_words(entries: Sequence[KbEntry], rules: TextRules, synonyms: Synonyms) -> set[str]:

@@ -20,6 +20,7 @@ FEATURES: tuple[str, ...] = (
     "answer_coverage",  # extra share of the query found only in the entry's answer
     "unknown_share",  # share of the query's weight the whole KB has never seen
     "margin",  # lead of this entry's first-stage score over the best other candidate
+    "intent_agreement",  # 1 if a phrasing asks the same kind of question (when, where…), else 0
 )
 
 
@@ -55,7 +56,7 @@ class LogisticModel:
 # Fitted by leave-one-out on a 45-entry flower-shop KB (app.faq.calibrate.fit_model with no
 # prior); used as the prior, and as the model itself when a KB is too small to refit.
 DEFAULT_MODEL = LogisticModel(
-    weights=(3.0, 2.0, 3.0, 1.5, -3.0, 2.0),
+    weights=(3.0, 2.0, 3.0, 1.5, -3.0, 2.0, 1.0),
     bias=-5.0,
 )
 
@@ -78,7 +79,7 @@ def fit_model(
     beta = centre.copy()
     penalty = np.full(len(centre), strength)
     for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(x @ beta)))
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -30.0, 30.0)))
         gradient = x.T @ (p - y) + penalty * (beta - centre)
         hessian = (x.T * (p * (1 - p))) @ x + np.diag(penalty)
         step = np.linalg.solve(hessian, gradient)

@@ -24,17 +24,24 @@ class Postings:
     @classmethod
     def build(cls, vectors: Sequence[Mapping[str, float]]) -> Postings:
         """Index one weighted feature vector per document."""
-        ids: dict[str, list[int]] = {}
-        weights: dict[str, list[float]] = {}
+        names: dict[str, int] = {}
+        features: list[int] = []
+        docs: list[int] = []
+        weights: list[float] = []
         for doc, vector in enumerate(vectors):
-            for feature, weight in vector.items():
-                ids.setdefault(feature, []).append(doc)
-                weights.setdefault(feature, []).append(weight)
-        arrays = {
-            feature: (np.asarray(ids[feature], dtype=np.int32), np.asarray(weights[feature]))
-            for feature in ids
+            features.extend([names.setdefault(feature, len(names)) for feature in vector])
+            docs.extend([doc] * len(vector))
+            weights.extend(vector.values())
+        order = np.argsort(np.asarray(features, dtype=np.int32), kind="stable")
+        doc_ids = np.asarray(docs, dtype=np.int32)[order]
+        values = np.asarray(weights, dtype=np.float64)[order]
+        ends = np.cumsum(np.bincount(np.asarray(features, dtype=np.int32), minlength=len(names)))
+        starts = ends - np.bincount(np.asarray(features, dtype=np.int32), minlength=len(names))
+        postings = {
+            name: (doc_ids[starts[i] : ends[i]], values[starts[i] : ends[i]])
+            for name, i in names.items()
         }
-        return cls(len(vectors), arrays)
+        return cls(len(vectors), postings)
 
     def __contains__(self, feature: object) -> bool:
         return feature in self._postings

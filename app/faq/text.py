@@ -37,6 +37,7 @@ _DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4}
 _DIGITS |= {"五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 # Unicode categories removed as decoration: emoji and other symbols, private use, unassigned.
 _SYMBOL_CATEGORIES = frozenset({"So", "Sk", "Co", "Cn", "Cs"})
+_UNCOMMON = re.compile("[^\u0000-\u007f\u2010-\u2027\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 
 @cache
@@ -68,6 +69,8 @@ def to_simplified(text: str) -> str:
 def strip_decoration(text: str) -> str:
     """Drop emoji, pictographs and WeChat emoji codes such as `[玫瑰]`; keep letters and digits."""
     text = _WECHAT_EMOJI.sub(" ", text)
+    if not _UNCOMMON.search(text):  # plain Chinese, Latin and punctuation: nothing to drop
+        return text
     return "".join(
         " " if unicodedata.category(char) in _SYMBOL_CATEGORIES else char for char in text
     )
@@ -168,7 +171,7 @@ class TextRules:
     def looks_like_question(self, text: str) -> bool:
         """True if the text asks something: a question mark, a final 吗/呢, or a question word."""
         normalized = self.normalize(text)
-        if "?" in normalized or _A_NOT_A.search(normalized):
+        if "?" in normalized or _has_a_not_a(normalized):
             return True
         if self._cues is not None and self._cues.search(normalized):
             return True
@@ -180,6 +183,10 @@ class TextRules:
             if self._endings
             else False
         )
+
+
+def _has_a_not_a(text: str) -> bool:
+    return any(match.group(1) not in "不没" for match in _A_NOT_A.finditer(text))
 
 
 def _alternation(words: Iterable[str]) -> re.Pattern[str] | None:

@@ -8,17 +8,29 @@ sender and their activity. Then:
 2. moderation  — (group rules issue) judge the message; a violation stops the pipeline.
 3. commands    — member commands; the first one that matches answers.
 4. faq         — (FAQ issue) answer questions nobody answered yet.
-5. points      — (points issue) activity points; an observer, it never replies.
+5. activity    — activity points; an observer that runs even when the message was answered
+                 (it replies only to announce a level-up). Keep it the last route.
 
 Slots 2, 4 and 5 are empty until their issues land: no route stands in for them.
 """
 
-from app.filters import command, is_membership_change, is_text
+from app.filters import command, in_group, is_membership_change, is_text
 from app.pipeline import Pipeline, Route
 
-from . import help, members
+from . import activity, checkin, help, leaderboard, members, points
 
 PIPELINE = Pipeline(
     Route("membership", members.handle, when=(is_membership_change,)),
     Route("help", help.handle, when=(is_text, command("帮助", "菜单", "help", "/help"))),
+    Route("checkin", checkin.handle, when=(in_group, is_text, command("签到", "打卡"))),
+    Route("makeup", checkin.handle_makeup, when=(in_group, is_text, command("补签", "补签卡"))),
+    Route("points", points.handle, when=(is_text, command("积分", "我的积分", "查积分"))),
+    Route("levels", points.handle_levels, when=(is_text, command("等级", "我的等级"))),
+    Route(
+        "leaderboard",
+        leaderboard.handle,
+        when=(is_text, command("排行榜", "周榜", "月榜", "总榜", takes_args=True)),
+    ),
+    # Keep LAST: activity points observe every group text, answered or not.
+    Route("activity", activity.handle, when=(in_group, is_text)),
 )

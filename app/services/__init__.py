@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
+from app.services.checkin import CheckinService
 from app.services.members import MembersService
+from app.services.points import PointsService
+from app.services.points_config import load_points_config
 from app.services.texts import Texts
 from app.settings import Settings
 
@@ -31,6 +34,8 @@ class Services:
     session: Session
     deps: AppDeps
     members: MembersService
+    points: PointsService
+    checkin: CheckinService
 
     @property
     def texts(self) -> Texts:
@@ -38,4 +43,11 @@ class Services:
 
     @classmethod
     def build(cls, session: Session, deps: AppDeps) -> Services:
-        return cls(session=session, deps=deps, members=MembersService(session))
+        points = PointsService(session, load_points_config(), deps.clock, deps.settings.tz)
+        return cls(
+            session=session,
+            deps=deps,
+            members=MembersService(session),
+            points=points,
+            checkin=CheckinService(session, points),
+        )

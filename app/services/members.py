@@ -1,19 +1,53 @@
 """Chats and members: who is where, first seen, last active, join/leave history.
 
-Runs for every processed inbox row (inside its transaction); creates `chats`, `members`,
-`chat_members` and `member_events` rows.
+Runs for every processed inbox row (inside its transaction); creates or refreshes `chats`,
+`members`, `chat_members` and appends `member_events`. Each step is one cached upsert
+statement, because it runs for every message.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import Chat, ChatMember, Member, MemberEvent
-from app.db.upsert import insert_ignore
+from app.db.upsert import cached_statement, dialect_insert, insert_ignore
 from app.messages import ChatRef, Role
+
+
+def _chat_upsert(dialect: str) -> Any:
+    insert = dialect_insert(dialect)(Chat)
+    name = func.coalesce(insert.excluded.name, Chat.name)
+    return insert.on_conflict_do_update(
+        index_elements=["platform", "external_id"], set_={"name": name}
+    ).returning(Chat.id)
+
+
+def _member_upsert(dialect: str, *, with_role: bool) -> Any:
+    insert = dialect_insert(dialect)(Member)
+    latest = func.max if dialect == "sqlite" else func.greatest
+    changes: dict[str, Any] = {
+        "last_active_at": latest(Member.last_active_at, insert.excluded.last_active_at),
+        "name": func.coalesce(insert.excluded.name, Member.name),
+    }
+    if with_role:
+        changes["role"] = insert.excluded.role
+    return insert.on_conflict_do_update(
+        index_elements=["platform", "external_id"], set_=changes
+    ).returning(Member.id)
+
+
+def _presence_upsert(dialect: str, *, counts: bool) -> Any:
+    insert = dialect_insert(dialect)(ChatMember)
+    changes: dict[str, Any] = {"last_active_at": insert.excluded.last_active_at}
+    if counts:
+        changes["message_count"] = ChatMember.message_count + 1
+    return insert.on_conflict_do_update(
+        index_elements=["chat_id", "member_id"], set_=changes
+    ).returning(ChatMember.id)
 
 
 class MembersService:
@@ -22,107 +56,67 @@ class MembersService:
 
     def ensure_chat(self, chat: ChatRef, *, now: datetime) -> int:
         """Return chats.id, creating the chat when its first message arrives."""
-        platform = str(chat.platform)
-        insert_ignore(
-            self._session,
-            Chat,
-            [
-                {
-                    "platform": platform,
-                    "external_id": chat.chat_id,
-                    "name": chat.name,
-                    "is_group": chat.is_group,
-                    "tags": [],
-                    "created_at": now,
-                }
-            ],
-            ["platform", "external_id"],
-            Chat.id,
-        )
-        row = self._session.execute(
-            select(Chat.id, Chat.name).where(
-                Chat.platform == platform, Chat.external_id == chat.chat_id
-            )
-        ).one()
-        if chat.name and row.name != chat.name:
-            self._session.execute(update(Chat).where(Chat.id == row.id).values(name=chat.name))
-        return int(row.id)
+        stmt = cached_statement(self._session, "chat-upsert", _chat_upsert)
+        row = {
+            "platform": str(chat.platform),
+            "external_id": chat.chat_id,
+            "name": chat.name,
+            "is_group": chat.is_group,
+            "tags": [],
+            "created_at": now,
+        }
+        return int(self._session.scalar(stmt, row))
 
     def ensure_member(
         self, platform: str, user_id: str, *, name: str | None, role: Role | None, now: datetime
     ) -> int:
         """Return members.id; refreshes last_active_at, and name and role when known."""
-        insert_ignore(
+        stmt = cached_statement(
             self._session,
-            Member,
-            [
-                {
-                    "platform": platform,
-                    "external_id": user_id,
-                    "name": name,
-                    "role": str(role or Role.MEMBER),
-                    "first_seen_at": now,
-                    "last_active_at": now,
-                }
-            ],
-            ["platform", "external_id"],
-            Member.id,
+            ("member-upsert", role is not None),
+            lambda dialect: _member_upsert(dialect, with_role=role is not None),
         )
-        member_id = self._session.scalar(
-            select(Member.id).where(Member.platform == platform, Member.external_id == user_id)
-        )
-        assert member_id is not None
-        values: dict[str, object] = {"last_active_at": now}
-        if role is not None:
-            values["role"] = str(role)
-        if name:
-            values["name"] = name
-        self._session.execute(update(Member).where(Member.id == member_id).values(**values))
-        return int(member_id)
+        row = {
+            "platform": platform,
+            "external_id": user_id,
+            "name": name,
+            "role": str(role or Role.MEMBER),
+            "first_seen_at": now,
+            "last_active_at": now,
+        }
+        return int(self._session.scalar(stmt, row))
 
     def touch(self, chat_pk: int, member_pk: int, *, now: datetime, counts: bool) -> None:
         """Record activity of a member in a chat (creating the presence row)."""
-        insert_ignore(
+        stmt = cached_statement(
             self._session,
-            ChatMember,
-            [
-                {
-                    "chat_id": chat_pk,
-                    "member_id": member_pk,
-                    "first_seen_at": now,
-                    "last_active_at": now,
-                    "message_count": 0,
-                }
-            ],
-            ["chat_id", "member_id"],
-            ChatMember.id,
+            ("presence-upsert", counts),
+            lambda dialect: _presence_upsert(dialect, counts=counts),
         )
-        stmt = update(ChatMember).where(
-            ChatMember.chat_id == chat_pk, ChatMember.member_id == member_pk
-        )
-        if counts:
-            stmt = stmt.values(last_active_at=now, message_count=ChatMember.message_count + 1)
-        else:
-            stmt = stmt.values(last_active_at=now)
-        self._session.execute(stmt)
+        row = {
+            "chat_id": chat_pk,
+            "member_id": member_pk,
+            "first_seen_at": now,
+            "last_active_at": now,
+            "message_count": 1 if counts else 0,
+        }
+        self._session.execute(stmt, row)
 
     def record_membership(
         self, chat_pk: int, member_pk: int, *, joined: bool, at: datetime, source_key: str
     ) -> None:
         """Append a join/leave event and update the member's presence in the chat."""
-        kind = "join" if joined else "leave"
+        event = {
+            "chat_id": chat_pk,
+            "member_id": member_pk,
+            "kind": "join" if joined else "leave",
+            "at": at,
+            "source_key": source_key,
+        }
         inserted = insert_ignore(
             self._session,
             MemberEvent,
-            [
-                {
-                    "chat_id": chat_pk,
-                    "member_id": member_pk,
-                    "kind": kind,
-                    "at": at,
-                    "source_key": source_key,
-                }
-            ],
+            [event],
             ["source_key", "member_id", "kind"],
             MemberEvent.id,
         )

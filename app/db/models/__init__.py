@@ -12,6 +12,14 @@ from app.db.models.core import (
     ProcessedKey,
     RateEvent,
 )
+from app.db.models.points import (
+    Checkin,
+    CheckinCampaign,
+    CheckinCounter,
+    PointsAccount,
+    PointsDaily,
+    PointsEntry,
+)
 from app.db.models.posts import (
     Campaign,
     CampaignAnnouncement,
@@ -27,10 +35,16 @@ __all__ = [
     "CampaignAnnouncement",
     "Chat",
     "ChatMember",
+    "Checkin",
+    "CheckinCampaign",
+    "CheckinCounter",
     "InboxRow",
     "Member",
     "MemberEvent",
     "OutboxRow",
+    "PointsAccount",
+    "PointsDaily",
+    "PointsEntry",
     "Post",
     "PostDelivery",
     "PostOccurrence",

@@ -87,7 +87,7 @@ class PostDelivery(Base):
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
     keys: Mapped[list[str]] = mapped_column(JSON, default=list)
-    due_at: Mapped[datetime]
+    due_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Campaign(Base):

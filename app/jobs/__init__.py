@@ -1,0 +1,12 @@
+"""Every scheduled job, in one list. The scheduler process declares them all at start.
+
+Adding a job = one module exporting `SPEC: JobSpec`, one line here, one test.
+"""
+
+from app.jobs import posts, weekly_report
+from app.jobs.registry import JobSpec
+
+ALL_JOBS: list[JobSpec] = [
+    posts.SPEC,
+    weekly_report.SPEC,
+]

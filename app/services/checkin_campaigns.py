@@ -1,0 +1,105 @@
+"""Check-in campaigns: which reward and streak rules apply to a group's 签到 at a moment.
+
+Read by the check-in service inside the inbox transaction; written by the admin API and the
+demo seeder (`checkin_campaigns` rows). With no campaign at all, every group still gets
+check-in by the default rules of config/points.toml (SPEC: "签到 gives points" without setup).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app.clock import SystemClock
+from app.db.models import Chat, CheckinCampaign
+from app.services.points_config import Rules, load_points_config
+
+DEFAULT_CAMPAIGN_NAME = "每日签到"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinPlan:
+    """The reward of one check-in: the campaign (None = config defaults) and its rules."""
+
+    campaign_id: int | None
+    name: str
+    points: int
+    bonuses: dict[int, int] = field(default_factory=dict)
+    repeat: bool = True
+
+
+def default_plan(rules: Rules) -> CheckinPlan:
+    return CheckinPlan(
+        None,
+        DEFAULT_CAMPAIGN_NAME,
+        rules.checkin_points,
+        dict(rules.streak_bonuses),
+        rules.streak_bonus_repeat,
+    )
+
+
+def chat_key(session: Session, chat_pk: int) -> str | None:
+    """The "<platform>:<chat id>" key campaigns and config overrides use for a chat."""
+    row = session.execute(
+        select(Chat.platform, Chat.external_id).where(Chat.id == chat_pk)
+    ).one_or_none()
+    return None if row is None else f"{row.platform}:{row.external_id}"
+
+
+def plan_for(session: Session, chat_pk: int, at: datetime, rules: Rules) -> CheckinPlan:
+    """The running campaign for this group (its own before an all-groups one, the newest
+    first), or the group's default rules when none runs."""
+    key = chat_key(session, chat_pk)
+    running = session.scalars(
+        select(CheckinCampaign)
+        .where(
+            CheckinCampaign.enabled.is_(True),
+            CheckinCampaign.starts_at <= at,
+            or_(CheckinCampaign.ends_at.is_(None), CheckinCampaign.ends_at > at),
+        )
+        .order_by(CheckinCampaign.starts_at.desc(), CheckinCampaign.id.desc())
+    ).all()
+    own = [c for c in running if key is not None and key in (c.chats or [])]
+    everywhere = [c for c in running if not c.chats]
+    chosen = (own or everywhere or [None])[0]
+    if chosen is None:
+        return default_plan(rules)
+    return CheckinPlan(
+        chosen.id,
+        chosen.name,
+        chosen.points,
+        {int(day): int(points) for day, points in (chosen.streak_bonuses or {}).items()},
+        chosen.streak_bonus_repeat,
+    )
+
+
+def seed_default_campaign(session: Session, *, now: datetime, rules: Rules) -> bool:
+    """Create the all-groups 每日签到 campaign unless one with that name exists (demo data)."""
+    exists = session.scalar(
+        select(CheckinCampaign.id).where(CheckinCampaign.name == DEFAULT_CAMPAIGN_NAME)
+    )
+    if exists is not None:
+        return False
+    session.add(
+        CheckinCampaign(
+            name=DEFAULT_CAMPAIGN_NAME,
+            chats=[],
+            starts_at=now,
+            ends_at=None,
+            points=rules.checkin_points,
+            streak_bonuses={str(day): points for day, points in rules.streak_bonuses.items()},
+            streak_bonus_repeat=rules.streak_bonus_repeat,
+            enabled=True,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return True
+
+
+def seed_demo_campaign(session: Session) -> None:
+    """`qunyun demo` seeder: the default check-in campaign, from config/points.toml."""
+    seed_default_campaign(session, now=SystemClock().now(), rules=load_points_config().rules)

@@ -1,0 +1,79 @@
+"""Activity points: a few points per valid group message, with a cooldown and a daily cap.
+
+Runs for every text message in a group (the last route of the pipeline), inside the inbox
+worker's transaction. Changes `points_daily` (the member's activity today: points, count and
+time of the last award) and, when the message earns, one `points_ledger` entry. Cap and
+cooldown are enforced by one conditional UPDATE of the member's daily row, so concurrent
+workers cannot exceed them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+
+from app.clock import local_date
+from app.db.models import PointsDaily
+from app.db.upsert import insert_ignore
+from app.filters import strip_mentions
+from app.services.points import LedgerResult, PointsService
+from app.services.points_config import Rules
+
+ACTIVITY = "activity"
+
+
+def visible_length(text: str) -> int:
+    """Characters that count towards the minimum length: mentions and whitespace do not."""
+    return sum(1 for char in strip_mentions(text) if not char.isspace())
+
+
+def award_activity(
+    points: PointsService,
+    *,
+    member_pk: int,
+    chat_pk: int,
+    text: str,
+    source_key: str,
+    at: datetime,
+    rules: Rules | None = None,
+) -> LedgerResult | None:
+    """Award activity points for one message; None when it does not qualify."""
+    rules = rules or points.rules_for(chat_pk)
+    amount = rules.activity_points
+    if not rules.activity_enabled or amount <= 0:
+        return None
+    if visible_length(text) < rules.activity_min_length:
+        return None
+    key = f"{ACTIVITY}:{source_key}"
+    if points.entry_exists(key):
+        return None
+    if not _take_daily_slot(points, member_pk, rules, amount, at):
+        return None
+    return points.apply(member_pk, amount, ACTIVITY, key, chat_pk=chat_pk, ref=source_key, at=at)
+
+
+def _take_daily_slot(
+    points: PointsService, member_pk: int, rules: Rules, amount: int, at: datetime
+) -> bool:
+    """Count `amount` against today's cap if the cooldown has passed; False otherwise."""
+    day = local_date(at, points.tz)
+    row = {"member_id": member_pk, "day": day, "kind": ACTIVITY, "earned": 0, "count": 0}
+    insert_ignore(
+        points.session, PointsDaily, [row], ["member_id", "day", "kind"], PointsDaily.member_id
+    )
+    cooled = at - timedelta(seconds=rules.activity_cooldown_seconds)
+    result = points.session.execute(
+        update(PointsDaily)
+        .where(
+            PointsDaily.member_id == member_pk,
+            PointsDaily.day == day,
+            PointsDaily.kind == ACTIVITY,
+            PointsDaily.earned + amount <= rules.activity_daily_cap,
+            or_(PointsDaily.last_at.is_(None), PointsDaily.last_at <= cooled),
+        )
+        .values(earned=PointsDaily.earned + amount, count=PointsDaily.count + 1, last_at=at)
+        .returning(PointsDaily.earned)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    return result is not None
