@@ -125,7 +125,8 @@ def wecom_requests(count: int) -> list[bytes]:
     for i in range(count):
         inner = (
             f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
-            f"<FromUserName><![CDATA[user{i % 500}]]></FromUserName><CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<FromUserName><![CDATA[user{i % 500}]]></FromUserName>"
+            f"<CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
             f"<Content><![CDATA[请问运费多少]]></Content><MsgId>{10_000_000 + i}</MsgId>"
             "<AgentID>1</AgentID></xml>"
         ).encode()
