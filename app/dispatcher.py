@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.codec import payload_to_message
 from app.db.models import InboxRow
+from app.inbox import purge_expired_keys
 from app.messages import InboundMessage, Kind
 from app.outbox import enqueue
 from app.pipeline import Context, Pipeline
@@ -26,6 +28,7 @@ from app.routing import drafts_for_replies
 from app.services import AppDeps, Services
 
 log = logging.getLogger(__name__)
+PURGE_INTERVAL_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +134,14 @@ class InboxWorker:
 
     def _loop(self) -> None:
         poll = self._deps.settings.inbox.poll_interval_seconds
+        next_purge = 0.0
         while not self._stop.is_set():
             try:
                 while not self._stop.is_set() and self.process_next() is not None:
                     self._between_messages()
+                if time.monotonic() >= next_purge:
+                    purge_expired_keys(self._deps.session_factory, self._deps.clock.now())
+                    next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
             except Exception:
                 log.exception("inbox pass failed")
             self._wake.wait(poll)

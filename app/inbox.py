@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
@@ -123,6 +123,13 @@ def _check_replays(
         outcomes[index] = (
             StoreOutcome.DUPLICATE if known == item.fingerprint else StoreOutcome.NONCE_REUSED
         )
+
+
+def purge_expired_keys(factory: sessionmaker[Session], now: datetime) -> int:
+    """Forget replay-guard keys past their time window; returns how many were removed."""
+    with factory() as session, session.begin():
+        result = session.execute(delete(ProcessedKey).where(ProcessedKey.expires_at < now))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class InboxWriter:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
 from app.db.models import InboxRow
-from app.inbox import InboxItem, InboxWriter, StoreOutcome, store_batch
+from app.inbox import InboxItem, InboxWriter, StoreOutcome, purge_expired_keys, store_batch
 from tests.factories import make_message
 
 
@@ -69,3 +69,16 @@ def test_group_commit_writer_stores_concurrent_requests(
     assert outcomes.count(StoreOutcome.DUPLICATE) == 10
     assert _rows(session_factory) == 200
     assert 1 <= len(stored) <= 200  # batched: fewer commits than requests is allowed
+
+
+def test_expired_replay_keys_are_purged_and_the_nonce_is_free_again(
+    session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    first = InboxItem(make_message("a", at=clock.now()), "wecom_app:n9", "sig-a")
+    store_batch(session_factory, [first], clock, 60)
+
+    assert purge_expired_keys(session_factory, clock.now()) == 0
+    clock.advance(seconds=61)
+    assert purge_expired_keys(session_factory, clock.now()) == 1
+    later = InboxItem(make_message("b", at=clock.now()), "wecom_app:n9", "sig-b")
+    assert store_batch(session_factory, [later], clock, 60) == [StoreOutcome.STORED]

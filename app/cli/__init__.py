@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import db, demo, points, serve, simulate
+from app.cli import db, demo, points, posts, serve, simulate
 
 cli = typer.Typer(
     name="qunyun",
@@ -18,6 +18,8 @@ cli.command("demo")(demo.demo)
 cli.command("simulate")(simulate.simulate)
 cli.add_typer(db.app, name="db")
 cli.add_typer(points.app, name="points")
+cli.add_typer(posts.app, name="posts")
+cli.command("scheduler")(posts.scheduler)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from app.clock import SystemClock
 from app.db.session import make_engine, make_session_factory, transaction
 from app.jobs.points_expiry import run_points_expiry
 from app.services.points import PointsService
-from app.services.points_admin import AdminInputError, Adjustment, adjust
+from app.services.points_admin import Adjustment, AdminInputError, adjust
 from app.services.points_audit import verify_ledger
 from app.services.points_config import load_points_config
 from app.settings import Settings

@@ -56,8 +56,8 @@ class LogisticModel:
 # Fitted by leave-one-out on a 45-entry flower-shop KB (app.faq.calibrate.fit_model with no
 # prior); used as the prior, and as the model itself when a KB is too small to refit.
 DEFAULT_MODEL = LogisticModel(
-    weights=(3.0, 2.0, 3.0, 1.5, -3.0, 2.0, 1.0),
-    bias=-5.0,
+    weights=(3.59, 1.23, 2.76, 4.49, -2.39, 5.05, 0.10),
+    bias=-5.54,
 )
 
 

@@ -52,9 +52,13 @@ def makeup_text(texts: PointsTexts, name: str, result: MakeupResult) -> str:
         case "made_up":
             day = f"{result.day.month}月{result.day.day}日"
             return texts.render(
-                "makeup_ok", name=name, day=day, cost=result.cost,
-                streak=result.streak, balance=result.balance,
-            )  # fmt: skip
+                "makeup_ok",
+                name=name,
+                day=day,
+                cost=result.cost,
+                streak=result.streak,
+                balance=result.balance,
+            )
         case "not_needed":
             return texts.render("makeup_not_needed", name=name)
         case "limit":

@@ -115,9 +115,15 @@ def _expire_member(points: PointsService, member_pk: int, cutoff: datetime, now:
         return 0
     day = cutoff.astimezone(points.tz).date().isoformat()
     result = points.apply(
-        member_pk, -amount, "expire", f"expire:{member_pk}:{day}",
-        ref=f"earned before {day}", operator="system", at=now, clamp=True,
-    )  # fmt: skip
+        member_pk,
+        -amount,
+        "expire",
+        f"expire:{member_pk}:{day}",
+        ref=f"earned before {day}",
+        operator="system",
+        at=now,
+        clamp=True,
+    )
     return -result.delta if result.applied else 0
 
 

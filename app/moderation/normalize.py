@@ -11,7 +11,7 @@ The steps, in order:
    look Latin → Latin; zero-width, bidi controls and combining marks dropped; spaces → " ";
 2. separators between two CJK characters removed — spaces, emoji, symbols and WeChat emoji codes
    such as ``[玫瑰]``: ``加 微 信`` / ``微🌸信`` → ``加微信`` / ``微信``;
-3. contact-word variants and homophones → one spelling: 威信/薇信/徽信/V信/vx/wx → 微信,
+3. contact-word variants and homophones → one spelling: 威信/薇信/卫星/V信/vx/wx → 微信,
    扣扣 → qq, ``+`` before a contact word → 加, ``点com`` → ``.com``;
 4. runs of at least five Chinese or 大写 numerals (separators allowed) → digits: 一三九 → 139;
 5. ``compact``: the result with everything but letters and digits removed, for the lexicon and the
@@ -58,6 +58,7 @@ _VARIANTS: tuple[tuple[str, str, str], ...] = (
     ("w", rf"{_NOT_AFTER_ALNUM}(?:x|echat|eixin){_LATIN_END}", "微信"),
     ("vw", rf"{_NOT_AFTER_ALNUM}(?:ei)?{_GAP}(?:信|芯|❤|♥|xin{_LATIN_END})", "微信"),
     ("威薇徽维卫魏危唯伟溦嶶", "[信芯]", "微信"),
+    ("卫", "星", "微信"),
     ("微", rf"(?:[芯伈]|x{_LATIN_END})", "微信"),
     ("扣蔻叩抠寇", "[扣蔻叩抠寇]", "qq"),
     ("企", "鹅号", "qq号"),

@@ -70,10 +70,17 @@ class CheckinService:
         streak = self._streak_on(member_pk, day - timedelta(days=1)) + 1
         bonus = streak_bonus(plan.bonuses, streak, repeat=plan.repeat)
         row = {
-            "member_id": member_pk, "day": day, "chat_id": chat_pk,
-            "campaign_id": plan.campaign_id, "streak": streak, "points": plan.points,
-            "bonus": bonus, "rank": 0, "makeup": False, "created_at": at,
-        }  # fmt: skip
+            "member_id": member_pk,
+            "day": day,
+            "chat_id": chat_pk,
+            "campaign_id": plan.campaign_id,
+            "streak": streak,
+            "points": plan.points,
+            "bonus": bonus,
+            "rank": 0,
+            "makeup": False,
+            "created_at": at,
+        }
         inserted = insert_ignore(self.session, Checkin, [row], ["member_id", "day"], Checkin.id)
         if not inserted:  # a concurrent 签到 of the same member won
             won = self._row(member_pk, day)
@@ -89,9 +96,15 @@ class CheckinService:
         )
 
     def _pay(
-        self, member_pk: int, chat_pk: int, day: date, at: datetime,
-        points: int, bonus: int, streak: int,
-    ) -> list[LedgerResult]:  # fmt: skip
+        self,
+        member_pk: int,
+        chat_pk: int,
+        day: date,
+        at: datetime,
+        points: int,
+        bonus: int,
+        streak: int,
+    ) -> list[LedgerResult]:
         paid: list[LedgerResult] = []
         if points > 0:
             key = f"checkin:{member_pk}:{day.isoformat()}"
@@ -167,9 +180,14 @@ class CheckinService:
             return MakeupResult("limit", target, balance=balance, limit=rules.makeup_per_month)
         key = f"makeup:{member_pk}:{target.isoformat()}"
         paid = self.points.apply(
-            member_pk, -rules.makeup_cost, "makeup_card", key,
-            chat_pk=chat_pk, ref=target.isoformat(), at=at,
-        )  # fmt: skip
+            member_pk,
+            -rules.makeup_cost,
+            "makeup_card",
+            key,
+            chat_pk=chat_pk,
+            ref=target.isoformat(),
+            at=at,
+        )
         if not paid.applied:
             status: MakeupStatus = "insufficient" if not paid.ok else "not_needed"
             return MakeupResult(status, target, rules.makeup_cost, balance=paid.balance)
@@ -186,10 +204,17 @@ class CheckinService:
         """Insert the make-up day; its streak, or 0 (and a refund) if the day got filled."""
         streak = self._streak_on(member_pk, target - timedelta(days=1)) + 1
         row = {
-            "member_id": member_pk, "day": target, "chat_id": chat_pk, "campaign_id": None,
-            "streak": streak, "points": 0, "bonus": 0, "rank": 0, "makeup": True,
+            "member_id": member_pk,
+            "day": target,
+            "chat_id": chat_pk,
+            "campaign_id": None,
+            "streak": streak,
+            "points": 0,
+            "bonus": 0,
+            "rank": 0,
+            "makeup": True,
             "created_at": at,
-        }  # fmt: skip
+        }
         if insert_ignore(self.session, Checkin, [row], ["member_id", "day"], Checkin.id):
             return streak
         key = f"refund:makeup:{member_pk}:{target.isoformat()}"

@@ -64,9 +64,9 @@ def plan_for(session: Session, chat_pk: int, at: datetime, rules: Rules) -> Chec
     ).all()
     own = [c for c in running if key is not None and key in (c.chats or [])]
     everywhere = [c for c in running if not c.chats]
-    chosen = (own or everywhere or [None])[0]
-    if chosen is None:
+    if not own and not everywhere:
         return default_plan(rules)
+    chosen = (own or everywhere)[0]
     return CheckinPlan(
         chosen.id,
         chosen.name,

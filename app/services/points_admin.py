@@ -12,9 +12,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from app.db.models import Chat, Member, PointsEntry
@@ -92,9 +91,15 @@ def adjust(points: PointsService, request: Adjustment, *, now: datetime) -> Ledg
     code = "admin_award" if request.delta > 0 else "admin_deduct"
     key = f"admin:{request.key or uuid.uuid4().hex}"
     result = points.apply(
-        member.id, request.delta, code, key,
-        chat_pk=chat.id if chat else None, operator=request.operator, note=note, at=now,
-    )  # fmt: skip
+        member.id,
+        request.delta,
+        code,
+        key,
+        chat_pk=chat.id if chat else None,
+        operator=request.operator,
+        note=note,
+        at=now,
+    )
     if result.status == "insufficient":
         raise AdminInputError(
             409,
@@ -103,9 +108,13 @@ def adjust(points: PointsService, request: Adjustment, *, now: datetime) -> Ledg
     if result.applied and result.level_up is not None:
         text = level_up_text(points.config.texts, member.name or "群友", result.level_up)
         notify_member(
-            points.session, member_pk=member.id, text=text, key=f"level-up:{result.entry_id}",
-            now=now, chat_pk=chat.id if chat else None,
-        )  # fmt: skip
+            points.session,
+            member_pk=member.id,
+            text=text,
+            key=f"level-up:{result.entry_id}",
+            now=now,
+            chat_pk=chat.id if chat else None,
+        )
     return result
 
 
@@ -137,12 +146,21 @@ def award_campaign(
     if unknown:
         raise AdminInputError(404, f"unknown members: {', '.join(unknown[:20])}")
     return [
-        (user_id, points.apply(
-            members[user_id].id, amount, "campaign", f"campaign:{campaign}:{members[user_id].id}",
-            ref=campaign, operator=operator, note=note, at=now,
-        ))
+        (
+            user_id,
+            points.apply(
+                members[user_id].id,
+                amount,
+                "campaign",
+                f"campaign:{campaign}:{members[user_id].id}",
+                ref=campaign,
+                operator=operator,
+                note=note,
+                at=now,
+            ),
+        )
         for user_id in dict.fromkeys(user_ids)
-    ]  # fmt: skip
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +173,16 @@ class LedgerFilter:
     after_id: int = 0
 
 
-def ledger_query(filters: LedgerFilter) -> Select[Any]:
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    entry: PointsEntry
+    platform: str
+    user_id: str
+    member_name: str | None
+    chat_id: str | None
+
+
+def ledger_rows(session: Session, filters: LedgerFilter, *, limit: int) -> list[LedgerRow]:
     """Entries matching the filters, oldest first, with member and chat external ids."""
     chat = aliased(Chat)
     stmt = (
@@ -174,4 +201,5 @@ def ledger_query(filters: LedgerFilter) -> Select[Any]:
         stmt = stmt.where(PointsEntry.created_at >= filters.since)
     if filters.until is not None:
         stmt = stmt.where(PointsEntry.created_at < filters.until)
-    return stmt.order_by(PointsEntry.id)
+    rows = session.execute(stmt.order_by(PointsEntry.id).limit(limit)).tuples()
+    return [LedgerRow(*row) for row in rows]

@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Subquery, func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import ChatMember, Member, PointsAccount, PointsEntry
@@ -21,10 +21,19 @@ from app.services.points import NON_EARNING_REASONS
 
 Period = Literal["week", "month", "all"]
 PERIOD_WORDS: dict[str, Period] = {
-    "": "week", "周": "week", "本周": "week", "周榜": "week",
-    "月": "month", "本月": "month", "月榜": "month",
-    "总": "all", "总榜": "all", "全部": "all", "总排行": "all", "历史": "all",
-}  # fmt: skip
+    "": "week",
+    "周": "week",
+    "本周": "week",
+    "周榜": "week",
+    "月": "month",
+    "本月": "month",
+    "月榜": "month",
+    "总": "all",
+    "总榜": "all",
+    "全部": "all",
+    "总排行": "all",
+    "历史": "all",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +60,13 @@ def period_start(period: Period, now: datetime, tz: ZoneInfo) -> datetime | None
     return None
 
 
-def _scores(period: Period, now: datetime, tz: ZoneInfo) -> Select[tuple[int, int]]:
+def _scores(period: Period, now: datetime, tz: ZoneInfo) -> Subquery:
     start = period_start(period, now, tz)
     if start is None:
-        return select(PointsAccount.member_id, PointsAccount.earned.label("points")).where(
-            PointsAccount.earned > 0
+        return (
+            select(PointsAccount.member_id, PointsAccount.earned.label("points"))
+            .where(PointsAccount.earned > 0)
+            .subquery()
         )
     return (
         select(PointsEntry.member_id, func.sum(PointsEntry.delta).label("points"))
@@ -65,6 +76,7 @@ def _scores(period: Period, now: datetime, tz: ZoneInfo) -> Select[tuple[int, in
             PointsEntry.reason.not_in(NON_EARNING_REASONS),
         )
         .group_by(PointsEntry.member_id)
+        .subquery()
     )
 
 
@@ -78,7 +90,7 @@ def leaderboard(
     tz: ZoneInfo,
     limit: int = 10,
 ) -> Board:
-    scores = _scores(period, now, tz).subquery()
+    scores = _scores(period, now, tz)
     stmt = select(scores.c.member_id, scores.c.points, Member.name).join(
         Member, Member.id == scores.c.member_id
     )

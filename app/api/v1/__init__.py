@@ -5,8 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from app.api.deps import require_admin
-from app.api.v1 import chats, outbox
+from app.api.v1 import calendar, chats, checkin, outbox, points, points_ledger, posts
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_admin)])
 router.include_router(chats.router)
 router.include_router(outbox.router)
+router.include_router(points.router)
+router.include_router(points_ledger.router)
+router.include_router(checkin.router)
+router.include_router(posts.router)
+router.include_router(calendar.router)

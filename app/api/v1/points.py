@@ -144,9 +144,14 @@ def create_adjustment(
     """Award or deduct points by hand; a reason is required, overdrawing is refused (409)."""
     points = points_service(session, runtime)
     request = Adjustment(
-        body.platform, body.user_id, body.delta, body.reason,
-        body.operator, body.chat_id, body.idempotency_key,
-    )  # fmt: skip
+        body.platform,
+        body.user_id,
+        body.delta,
+        body.reason,
+        body.operator,
+        body.chat_id,
+        body.idempotency_key,
+    )
     result = checked(lambda: adjust(points, request, now=runtime.deps.clock.now()))
     runtime.outbox.wake()
     return _result(result)

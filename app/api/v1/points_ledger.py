@@ -13,22 +13,33 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from app.api.deps import RuntimeDep, SessionDep
 from app.api.v1.points_common import PLATFORMS, check_range, checked, parse_when
 from app.api.v1.schemas import iso
 from app.runtime import Runtime
-from app.services.points_admin import LedgerFilter, find_chat, find_member, ledger_query
+from app.services.points_admin import LedgerFilter, LedgerRow, find_chat, find_member, ledger_rows
 from app.services.points_config import load_points_config
 
 router = APIRouter(prefix="/points", tags=["points"])
 MAX_EXPORT_ROWS = 200_000
 CSV_COLUMNS = (
-    "id", "created_at", "platform", "user_id", "member_name", "chat_id", "delta",
-    "balance_after", "reason", "reason_label", "ref", "operator", "note", "idempotency_key",
-)  # fmt: skip
+    "id",
+    "created_at",
+    "platform",
+    "user_id",
+    "member_name",
+    "chat_id",
+    "delta",
+    "balance_after",
+    "reason",
+    "reason_label",
+    "ref",
+    "operator",
+    "note",
+    "idempotency_key",
+)
 
 Platform = Annotated[str, Query(pattern=PLATFORMS)]
 Reason = Annotated[str | None, Query(pattern="^[a-z][a-z0-9_]{1,31}$")]
@@ -62,15 +73,15 @@ def _filters(
     )
 
 
-def _item(row: Row[Any], runtime: Runtime) -> dict[str, Any]:
-    entry, platform, user_id, name, chat_id = row
+def _item(row: LedgerRow, runtime: Runtime) -> dict[str, Any]:
+    entry = row.entry
     return {
         "id": entry.id,
         "created_at": iso(entry.created_at, runtime.settings.tz),
-        "platform": platform,
-        "user_id": user_id,
-        "member_name": name,
-        "chat_id": chat_id,
+        "platform": row.platform,
+        "user_id": row.user_id,
+        "member_name": row.member_name,
+        "chat_id": row.chat_id,
         "delta": entry.delta,
         "balance_after": entry.balance_after,
         "reason": entry.reason,
@@ -97,10 +108,17 @@ def list_ledger(
 ) -> dict[str, Any]:
     """Ledger entries, oldest first after `after_id`; page on with `next_after_id`."""
     filters = _filters(
-        session, runtime, platform=platform, user_id=user_id, chat_id=chat_id,
-        reason=reason, since=since, until=until, after_id=after_id,
-    )  # fmt: skip
-    rows = session.execute(ledger_query(filters).limit(limit)).all()
+        session,
+        runtime,
+        platform=platform,
+        user_id=user_id,
+        chat_id=chat_id,
+        reason=reason,
+        since=since,
+        until=until,
+        after_id=after_id,
+    )
+    rows = ledger_rows(session, filters, limit=limit)
     items = [_item(row, runtime) for row in rows]
     return {"items": items, "next_after_id": items[-1]["id"] if len(items) == limit else None}
 
@@ -118,14 +136,20 @@ def export_ledger(
 ) -> Response:
     """The same filters as CSV (UTF-8 with BOM, so spreadsheet apps show Chinese right)."""
     filters = _filters(
-        session, runtime, platform=platform, user_id=user_id, chat_id=chat_id,
-        reason=reason, since=since, until=until,
-    )  # fmt: skip
+        session,
+        runtime,
+        platform=platform,
+        user_id=user_id,
+        chat_id=chat_id,
+        reason=reason,
+        since=since,
+        until=until,
+    )
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
     writer.writeheader()
-    for row in session.execute(ledger_query(filters).limit(MAX_EXPORT_ROWS)):
+    for row in ledger_rows(session, filters, limit=MAX_EXPORT_ROWS):
         writer.writerow(_item(row, runtime))
     return Response(
         buffer.getvalue(),

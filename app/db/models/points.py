@@ -12,8 +12,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     DDL,
+    JSON,
     BigInteger,
     CheckConstraint,
     ForeignKey,
@@ -147,11 +147,13 @@ LEDGER_GUARD_SQLITE = (
     "BEGIN SELECT RAISE(ABORT, 'points_ledger is append-only'); END",
 )
 
+
+def _guard(statement: str, dialect: str) -> None:
+    ddl = DDL(statement).execute_if(dialect=dialect)  # type: ignore[no-untyped-call]
+    event.listen(PointsEntry.__table__, "after_create", ddl)
+
+
 for _statement in LEDGER_GUARD_POSTGRESQL:
-    event.listen(
-        PointsEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
-    )
+    _guard(_statement, "postgresql")
 for _statement in LEDGER_GUARD_SQLITE:
-    event.listen(
-        PointsEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite")
-    )
+    _guard(_statement, "sqlite")
