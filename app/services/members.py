@@ -57,7 +57,7 @@ class MembersService:
     def ensure_chat(self, chat: ChatRef, *, now: datetime) -> int:
         """Return chats.id, creating the chat when its first message arrives."""
         stmt = cached_statement(self._session, "chat-upsert", _chat_upsert)
-        row = {
+        row: dict[str, Any] = {
             "platform": str(chat.platform),
             "external_id": chat.chat_id,
             "name": chat.name,
