@@ -10,7 +10,6 @@ processed again, exactly once. On PostgreSQL several processes share the work vi
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.background import WakeableLoop
 from app.codec import payload_to_message
 from app.db.models import InboxRow
 from app.inbox import purge_expired_keys
@@ -52,9 +52,10 @@ class InboxWorker:
         self._pipeline = pipeline
         self._on_replies = on_replies
         self._between_messages = between_messages
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._next_purge = 0.0
+        self._loop = WakeableLoop(
+            "inbox-worker", self._work, deps.settings.inbox.poll_interval_seconds
+        )
 
     def process_next(self, dedupe_key: str | None = None) -> ProcessResult | None:
         """Claim and process one pending row (a given one, or the oldest); None if none."""
@@ -119,33 +120,24 @@ class InboxWorker:
                 row.status = "failed"  # visible to admins; never retried by itself
 
     # -- background thread ----------------------------------------------------------------
-    def wake(self) -> None:
-        self._wake.set()
-
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="inbox-worker", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._loop.stop()
 
-    def _loop(self) -> None:
-        poll = self._deps.settings.inbox.poll_interval_seconds
-        next_purge = 0.0
-        while not self._stop.is_set():
-            try:
-                while not self._stop.is_set() and self.process_next() is not None:
-                    self._between_messages()
-                if time.monotonic() >= next_purge:
-                    purge_expired_keys(self._deps.session_factory, self._deps.clock.now())
-                    next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
-            except Exception:
-                log.exception("inbox pass failed")
-            self._wake.wait(poll)
-            self._wake.clear()
+    def wake(self) -> None:
+        self._loop.wake()
+
+    def _work(self) -> bool:
+        """One pass: process what is pending (yielding to the inbox writer between messages),
+        and now and then forget expired replay keys. Always idles afterwards."""
+        while not self._loop.stopping and self.process_next() is not None:
+            self._between_messages()
+        if time.monotonic() >= self._next_purge:
+            purge_expired_keys(self._deps.session_factory, self._deps.clock.now())
+            self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+        return False
 
 
 def _record_presence(services: Services, message: InboundMessage) -> tuple[int, int]:

@@ -10,7 +10,6 @@ exponential backoff and a dead-letter state.
 from __future__ import annotations
 
 import logging
-import threading
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.background import WakeableLoop
 from app.clock import Clock
 from app.db.models import OutboxRow, RateEvent
 from app.db.upsert import insert_ignore
@@ -99,9 +99,18 @@ class OutboxDispatcher:
         self._senders = dict(senders)
         self._clock = clock
         self._settings = settings
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = WakeableLoop(
+            "outbox", lambda: self.run_once().claimed > 0, settings.poll_interval_seconds
+        )
+
+    def start(self) -> None:
+        self._loop.start()
+
+    def stop(self) -> None:
+        self._loop.stop()
+
+    def wake(self) -> None:
+        self._loop.wake()
 
     # -- one pass -------------------------------------------------------------------------
     def run_once(self, limit: int = 50) -> DispatchReport:
@@ -230,31 +239,6 @@ class OutboxDispatcher:
                 else:
                     row.status = "failed"
                     row.next_attempt_at = now
-
-    # -- background thread ----------------------------------------------------------------
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="outbox", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                report = self.run_once()
-            except Exception:
-                log.exception("outbox pass failed")
-                report = DispatchReport()
-            if report.claimed == 0:
-                self._wake.wait(self._settings.poll_interval_seconds)
-                self._wake.clear()
 
 
 def _to_delivery(row: OutboxRow) -> Delivery:

@@ -7,6 +7,7 @@ constructs engines, senders or background threads.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 
 import httpx
@@ -27,6 +28,7 @@ from app.senders.wecom_app import WeComAppSender
 from app.senders.wecom_bot import WeComBotSender
 from app.senders.wecom_robot import WeComRobotSender
 from app.services import AppDeps
+from app.services.faq import snapshot_loader
 from app.services.texts import Texts
 from app.settings import CONFIG_DIR, Settings
 
@@ -50,11 +52,19 @@ class Runtime:
     started: bool = False
 
     def start(self) -> None:
-        """Start the background threads (inbox writer, inbox worker, outbox dispatcher)."""
+        """Start the background threads (inbox writer, inbox worker, outbox dispatcher), and
+        build the FAQ index now rather than on the first question (it can take seconds)."""
         self.writer.start()
         self.worker.start()
         self.outbox.start()
+        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
         self.started = True
+
+    def _warm_up(self) -> None:
+        try:
+            self.deps.faq.refresh(snapshot_loader(self.deps.session_factory))
+        except Exception:  # the first question will try again
+            log.exception("FAQ index warm-up failed")
 
     def stop(self) -> None:
         if self.started:

@@ -11,6 +11,7 @@ the unique keys of the enqueue job keep every post to one outbox row per group.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -92,10 +93,8 @@ class PostgresLeaderLock:
     def release(self) -> None:
         if self._connection is None:
             return
-        try:
+        with contextlib.suppress(DBAPIError):  # a lost connection took the lock with it
             self._connection.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
-        except DBAPIError:
-            pass  # the connection is gone, and the lock with it
         self._drop()
 
     def _drop(self) -> None:
@@ -212,7 +211,10 @@ class SchedulerProcess:
         """Elect, schedule, re-check, until `stop` is set."""
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception:  # a database hiccup must not end the process
+                    log.exception("leader election failed; retrying")
                 stop.wait(self._context.config.leader_retry_seconds)
         finally:
             self.close()

@@ -19,7 +19,7 @@ from app.db.session import make_engine, make_session_factory
 from app.main import create_app
 from app.runtime import Runtime, build_runtime
 from app.settings import Settings
-from tests.db import PostgresTemplate, SqliteTemplate, postgres_admin_url
+from tests.databases import PostgresTemplate, SqliteTemplate, postgres_admin_url
 
 pytest_plugins = ["tests.fakes"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select, update
 
@@ -39,15 +39,17 @@ def _crypto(runtime: Runtime, channel: str) -> WeComCrypto:
     return crypto
 
 
-@router.get("/callbacks/wecom/app", response_class=PlainTextResponse)
-def verify_app_url(
+@router.get("/callbacks/wecom/{channel}", response_class=PlainTextResponse)
+def verify_url(
+    channel: Annotated[str, Path(pattern="^(app|bot)$")],
     runtime: RuntimeDep,
     msg_signature: Param = None,
     timestamp: Param = None,
     nonce: Param = None,
     echostr: Param = None,
 ) -> PlainTextResponse:
-    echo = _crypto(runtime, "app").verify_url(msg_signature, timestamp, nonce, echostr)
+    """URL verification for both callbacks (the app's receiveid is the corp id, the bot's "")."""
+    echo = _crypto(runtime, channel).verify_url(msg_signature, timestamp, nonce, echostr)
     return PlainTextResponse(echo)  # plain text: a JSON-quoted echo fails WeCom's check
 
 
@@ -66,18 +68,6 @@ async def receive_app(
     if message is not None:
         await _store(runtime, message, f"wecom_app:{nonce}", msg_signature or "")
     return Response(status_code=200)  # empty body = no passive reply
-
-
-@router.get("/callbacks/wecom/bot", response_class=PlainTextResponse)
-def verify_bot_url(
-    runtime: RuntimeDep,
-    msg_signature: Param = None,
-    timestamp: Param = None,
-    nonce: Param = None,
-    echostr: Param = None,
-) -> PlainTextResponse:
-    echo = _crypto(runtime, "bot").verify_url(msg_signature, timestamp, nonce, echostr)
-    return PlainTextResponse(echo)
 
 
 @router.post("/callbacks/wecom/bot")

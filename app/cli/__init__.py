@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import db, demo, points, posts, serve, simulate
+from app.cli import db, demo, faq, moderation, points, posts, serve, simulate
 
 cli = typer.Typer(
     name="qunyun",
@@ -19,6 +19,8 @@ cli.command("simulate")(simulate.simulate)
 cli.add_typer(db.app, name="db")
 cli.add_typer(points.app, name="points")
 cli.add_typer(posts.app, name="posts")
+cli.add_typer(faq.app, name="faq")
+cli.add_typer(moderation.app, name="moderation")
 cli.command("scheduler")(posts.scheduler)
 
 

@@ -14,9 +14,13 @@ from app.cli.common import load_settings
 from app.clock import SystemClock
 from app.db.migrate import upgrade
 from app.db.session import make_engine, make_session_factory, transaction
+from app.faq.demo import seed_demo_faq
 from app.messages import ChatRef, Platform, Role
 from app.services.checkin_campaigns import seed_demo_campaign
+from app.services.flash_sale_demo import seed_demo as seed_demo_sale
 from app.services.members import MembersService
+from app.services.moderation_demo import seed_demo_moderation
+from app.services.posts import seed_demo_posts
 
 DEMO_CHATS = (("g-001", "花屿会员1群"), ("g-002", "花屿会员2群"))
 DEMO_MEMBERS = (
@@ -43,6 +47,10 @@ def seed_community(session: Session) -> None:
 
 SEEDERS: list[Seeder] = [seed_community]
 SEEDERS.append(seed_demo_campaign)  # points: the default 每日签到 check-in campaign
+SEEDERS.append(seed_demo_sale)  # flash sales: 3 items, tomorrow 10:00
+SEEDERS.append(seed_demo_posts)  # content calendar: 每周花卉知识, 每月促销 (in review)
+SEEDERS.append(seed_demo_faq)  # FAQ: 8 flower-shop entries (运费, 当日达, 积分 …)
+SEEDERS.append(seed_demo_moderation)  # group rules: g-001 is a 'core' group; one open case
 
 
 def demo() -> None:

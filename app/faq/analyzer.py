@@ -117,9 +117,9 @@ def common_words() -> tuple[str, ...]:
     with jieba.get_dict_file() as handle:
         for raw in handle:
             parts = raw.decode("utf-8").split()
-            if len(parts) == 3 and parts[2] in {"n", "v", "vn"} and len(parts[0]) == 2:
-                if 300 <= int(parts[1]) <= 30_000 and has_cjk(parts[0]):
-                    words.append(parts[0])
+            everyday = len(parts) == 3 and parts[2] in {"n", "v", "vn"} and len(parts[0]) == 2
+            if everyday and 300 <= int(parts[1]) <= 30_000 and has_cjk(parts[0]):
+                words.append(parts[0])
     return tuple(words)
 
 

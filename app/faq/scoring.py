@@ -23,6 +23,14 @@ FEATURES: tuple[str, ...] = (
     "intent_agreement",  # 1 if a phrasing asks the same kind of question (when, where…), else 0
 )
 
+# Added by the semantic re-ranker (app.faq.semantic) after the lexical ones.
+SEMANTIC_FEATURES: tuple[str, ...] = (
+    "semantic_margin",  # this entry's best phrasing cosine minus the best other entry's
+    "agreement",  # 1 if the embedding and the lexical ranking both put this entry first
+    "lexical_confidence",  # the lexical model's calibrated confidence
+)
+FEATURE_COUNTS = (len(FEATURES), len(FEATURES) + len(SEMANTIC_FEATURES))
+
 
 @dataclass(frozen=True, slots=True)
 class Features:
@@ -31,7 +39,7 @@ class Features:
     values: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        if len(self.values) != len(FEATURES):
+        if len(self.values) not in FEATURE_COUNTS:
             raise ValueError(f"expected {len(FEATURES)} features, got {len(self.values)}")
 
 
@@ -49,7 +57,8 @@ class LogisticModel:
 
     def describe(self) -> str:
         """The weights as `name=value` pairs, for reports."""
-        pairs = (f"{name}={w:+.2f}" for name, w in zip(FEATURES, self.weights, strict=True))
+        names = (*FEATURES, *SEMANTIC_FEATURES)[: len(self.weights)]
+        pairs = (f"{name}={w:+.2f}" for name, w in zip(names, self.weights, strict=True))
         return f"bias={self.bias:+.2f} " + " ".join(pairs)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from app.handlers.points_common import event_time, member_name
 from app.pipeline import Context, Flow
-from app.services.checkin import CheckinResult, MakeupResult
+from app.services.checkin import CheckinResult
+from app.services.checkin_makeup import MakeupResult
 from app.services.levels import level_up_text
 from app.services.points_config import PointsTexts
 

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
 from app.db.models import Member, PointsAccount, PointsEntry
 from app.db.session import transaction
+from app.jobs.registry import JobContext, JobSpec
 from app.services.points import PointsService
 from app.services.points_config import PointsConfig, load_points_config
 from app.services.points_notices import notify_member
@@ -73,7 +75,7 @@ def expiring_amounts(
     )
     if member_pk is not None:
         stmt = stmt.where(PointsEntry.member_id == member_pk)
-    return {int(member): int(amount) for member, amount in session.execute(stmt).tuples()}
+    return {int(member): int(amount) for member, amount in session.execute(stmt).all()}
 
 
 def run_points_expiry(
@@ -139,9 +141,8 @@ def _announce(
     cutoff = datetime.combine(add_months(upcoming.date(), -config.expiry.months), time(), tz)
     with transaction(session_factory) as session:
         amounts = expiring_amounts(session, cutoff)
-        names = dict(
-            session.execute(select(Member.id, Member.name).where(Member.id.in_(amounts))).tuples()
-        )
+        rows = session.execute(select(Member.id, Member.name).where(Member.id.in_(amounts)))
+        names = {int(member_pk): name for member_pk, name in rows}
         sent = 0
         for member_pk, amount in sorted(amounts.items()):
             text = config.texts.render(
@@ -154,3 +155,18 @@ def _announce(
             key = f"points-expiry-notice:{member_pk}:{upcoming.date().isoformat()}"
             sent += notify_member(session, member_pk=member_pk, text=text, key=key, now=now)
     return sent
+
+
+def run(ctx: JobContext) -> ExpiryReport:
+    return run_points_expiry(ctx.factory, ctx.clock, ctx.deps.settings)
+
+
+SPEC = JobSpec(
+    id="points.expiry",
+    run=run,
+    # Shortly after the community's midnight, once the previous day is closed.
+    trigger=lambda config, tz: CronTrigger(hour=0, minute=10, timezone=tz),
+    description="Expire points older than the configured months; warn members beforehand",
+    run_at_start=True,
+    misfire_grace_seconds=6 * 3600,
+)

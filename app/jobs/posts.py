@@ -15,23 +15,23 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.db.models import Chat, Post, PostDelivery, PostOccurrence
+from app.db.models import Chat, Post, PostDelivery, PostOccurrence, PostRevision
 from app.db.upsert import insert_ignore
 from app.jobs.registry import JobContext, JobSpec
-from app.messages import ChatRef, Outgoing, Platform
+from app.messages import ChatRef, Platform
 from app.outbox import OutboxDraft, enqueue
-from app.routing import draft_for
 from app.services.campaigns import local_label
 from app.services.members import MembersService
 from app.services.posts import (
     ChatDirectory,
+    ChatInfo,
     PostContent,
-    PostsService,
     Route,
     Targets,
     delivery_key,
@@ -88,58 +88,116 @@ def enqueue_due_posts(ctx: JobContext) -> EnqueueReport:
 
 def enqueue_batch(session: Session, ctx: JobContext, *, now: datetime) -> EnqueueReport:
     """One transaction: claim up to batch_size due posts and enqueue their occurrences."""
-    posts = session.scalars(
-        select(Post)
-        .where(Post.status == "scheduled", Post.next_due_at <= now)
-        .order_by(Post.next_due_at, Post.id)
-        .limit(ctx.config.batch_size)
-        .with_for_update(skip_locked=True)
-    ).all()
+    posts = {
+        row.id: row
+        for row in session.execute(
+            select(*_POST_COLUMNS)
+            .where(Post.status == "scheduled", Post.next_due_at <= now)
+            .order_by(Post.next_due_at, Post.id)
+            .limit(ctx.config.batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
+    }
     report = EnqueueReport(posts=len(posts))
     planned: list[dict[str, object]] = []
-    for post in posts:
-        planned += _advance(session, ctx, post, now, report)
+    cursors: list[dict[str, object]] = []
+    for post in posts.values():
+        fires, cursor = _fires_until(post, ctx, now)
+        planned += [_occurrence_row(post.id, due, ctx, now) for due in fires]
+        cursors.append(
+            {
+                "id": post.id,
+                "next_due_at": cursor,
+                "updated_at": now,
+                "status": "scheduled" if cursor else "done",
+            }
+        )
+    _move_cursors(session, posts, cursors, now, report)
     inserted = insert_ignore(
         session, PostOccurrence, planned, ["post_id", "due_at"], PostOccurrence.id
     )
     report.occurrences = len(inserted)
     if inserted:
-        _deliver(session, ctx, {p.id: p for p in posts}, sorted(inserted), now, report)
+        _deliver(session, ctx, posts, sorted(inserted), now, report)
     return report
 
 
-def _advance(
-    session: Session, ctx: JobContext, post: Post, now: datetime, report: EnqueueReport
-) -> list[dict[str, object]]:
-    """The post's fire times up to now (bounded), and move its cursor past them."""
+_POST_COLUMNS = (
+    Post.id,
+    Post.title,
+    Post.content,
+    Post.targets,
+    Post.schedule,
+    Post.next_due_at,
+    Post.version,
+)
+
+
+def _fires_until(
+    post: Row[Any], ctx: JobContext, now: datetime
+) -> tuple[list[datetime], datetime | None]:
+    """The post's fire times up to now (bounded), and its next cursor."""
     schedule = Schedule.from_dict(post.schedule)
-    due = post.next_due_at
-    rows: list[dict[str, object]] = []
-    while due is not None and due <= now and len(rows) < ctx.config.max_catch_up:
-        missed = now - due > ctx.config.grace
-        rows.append(
-            {
-                "post_id": post.id,
-                "due_at": due,
-                "status": "missed" if missed else "enqueued",
-                "created_at": now,
-            }
-        )
+    due: datetime | None = post.next_due_at
+    fires: list[datetime] = []
+    while due is not None and due <= now and len(fires) < ctx.config.max_catch_up:
+        fires.append(due)
         due = next_fire(schedule, due, ctx.tz, inclusive=False) if schedule.recurring else None
-    post.next_due_at = due
-    if due is None:
-        post.status, post.updated_at = "done", now
-        PostsService(session, tz=ctx.tz, now=now, grace=ctx.config.grace).record(
-            post, "done", ACTOR
+    return fires, due
+
+
+def _occurrence_row(
+    post_id: int, due: datetime, ctx: JobContext, now: datetime
+) -> dict[str, object]:
+    missed = now - due > ctx.config.grace
+    return {
+        "post_id": post_id,
+        "due_at": due,
+        "status": "missed" if missed else "enqueued",
+        "created_at": now,
+    }
+
+
+def _move_cursors(
+    session: Session,
+    posts: dict[int, Row[Any]],
+    cursors: list[dict[str, object]],
+    now: datetime,
+    report: EnqueueReport,
+) -> None:
+    """Advance every claimed post; finished ones become done, with a history entry."""
+    if not cursors:
+        return
+    session.execute(update(Post), cursors)  # bulk UPDATE by primary key
+    done = [posts[int(str(c["id"]))] for c in cursors if c["status"] == "done"]
+    report.finished = len(done)
+    if done:
+        session.execute(
+            insert(PostRevision),
+            [
+                {
+                    "post_id": post.id,
+                    "version": post.version,
+                    "action": "done",
+                    "actor": ACTOR,
+                    "snapshot": {
+                        "title": post.title,
+                        "status": "done",
+                        "content": post.content,
+                        "targets": post.targets,
+                        "schedule": post.schedule,
+                    },
+                    "at": now,
+                }
+                for post in done
+            ],
         )
-        report.finished += 1
-    return rows
 
 
 def _deliver(
     session: Session,
     ctx: JobContext,
-    posts: dict[int, Post],
+    posts: dict[int, Row[Any]],
     occurrence_ids: Sequence[int],
     now: datetime,
     report: EnqueueReport,
@@ -150,7 +208,9 @@ def _deliver(
     robots, notes = ctx.config.robot_keys(), ctx.config.texts.notes()
     deliveries: list[dict[str, object]] = []
     drafts: list[OutboxDraft] = []
-    for occurrence in _load(session, occurrence_ids):
+    occurrences = _load(session, occurrence_ids)
+    chats.prefetch(Targets.from_dict(posts[o.post_id].targets) for o in occurrences)
+    for occurrence in occurrences:
         post = posts[occurrence.post_id]
         content = parse_content(post.content)
         missed = occurrence.status == "missed"
@@ -170,9 +230,9 @@ def _deliver(
 def _chat_drafts(
     ctx: JobContext,
     content: PostContent,
-    chat: Chat,
+    chat: ChatInfo,
     route: Route,
-    occurrence: PostOccurrence,
+    occurrence: Row[Any],
     now: datetime,
     missed: bool,
 ) -> list[OutboxDraft]:
@@ -184,7 +244,7 @@ def _chat_drafts(
 
 
 def _delivery_row(
-    occurrence: PostOccurrence, chat: Chat, route: Route, drafts: Sequence[OutboxDraft]
+    occurrence: Row[Any], chat: ChatInfo, route: Route, drafts: Sequence[OutboxDraft]
 ) -> dict[str, object]:
     return {
         "occurrence_id": occurrence.id,
@@ -196,14 +256,21 @@ def _delivery_row(
     }
 
 
-def _load(session: Session, ids: Sequence[int]) -> list[PostOccurrence]:
-    found: list[PostOccurrence] = []
+def _load(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
+    found: list[Row[Any]] = []
     for start in range(0, len(ids), _CHUNK):
-        found += session.scalars(
-            select(PostOccurrence)
-            .where(PostOccurrence.id.in_(ids[start : start + _CHUNK]))
-            .order_by(PostOccurrence.id)
-        ).all()
+        found.extend(
+            session.execute(
+                select(
+                    PostOccurrence.id,
+                    PostOccurrence.post_id,
+                    PostOccurrence.due_at,
+                    PostOccurrence.status,
+                )
+                .where(PostOccurrence.id.in_(ids[start : start + _CHUNK]))
+                .order_by(PostOccurrence.id)
+            )
+        )
     return found
 
 
@@ -233,11 +300,7 @@ def post_to_admins(session: Session, ctx: JobContext, *, key: str, text: str) ->
     chat = session.get(Chat, chat_pk)
     assert chat is not None
     route = route_for(chat, ctx.config.robot_keys(), ctx.config.texts.notes())
-    if route.robot is None:
-        drafts = draft_for(Outgoing(ref, text), key=key, chat_pk=chat_pk, now=now)
-    else:
-        content = PostContent("text", text=text)
-        drafts = drafts_for(content, chat, route, key=key, now=now)
+    drafts = drafts_for(PostContent("text", text=text), chat, route, key=key, now=now)
     return bool(enqueue(session, drafts, now=now))
 
 

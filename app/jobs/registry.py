@@ -181,7 +181,8 @@ def schedule_all(
     for spec in specs:
         options: dict[str, Any] = {}
         if spec.run_at_start:
-            options["next_run_time"] = context.now()
+            # APScheduler runs on the wall clock, whatever clock the jobs themselves use.
+            options["next_run_time"] = datetime.now(context.tz)
         scheduler.add_job(
             run_job,
             trigger=spec.trigger(context.config, context.tz),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import Column, Date, DateTime, Table, func, select
+from sqlalchemy import Column, ColumnElement, Date, DateTime, Table, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -78,13 +78,14 @@ def collect(
     """Count the week [start, end)."""
     stats = WeeklyStats(start, end)
     stats.deliveries = _delivery_counts(session, start, end)
-    kinds = dict(
-        session.execute(
+    kinds = {
+        kind: int(n)
+        for kind, n in session.execute(
             select(MemberEvent.kind, func.count())
             .where(MemberEvent.at >= start, MemberEvent.at < end)
             .group_by(MemberEvent.kind)
-        ).tuples()
-    )
+        ).all()
+    }
     stats.joined, stats.left = int(kinds.get("join", 0)), int(kinds.get("leave", 0))
     for source in sources:
         count = count_source(session, source, start, end, tz)
@@ -100,13 +101,12 @@ def _delivery_counts(session: Session, start: datetime, end: datetime) -> Counte
     keys = [key for keys in deliveries for key in keys]
     statuses: dict[str, str] = {}
     for offset in range(0, len(keys), _CHUNK):
-        statuses.update(
-            session.execute(
-                select(OutboxRow.idempotency_key, OutboxRow.status).where(
-                    OutboxRow.idempotency_key.in_(keys[offset : offset + _CHUNK])
-                )
-            ).tuples()
-        )
+        for key, status in session.execute(
+            select(OutboxRow.idempotency_key, OutboxRow.status).where(
+                OutboxRow.idempotency_key.in_(keys[offset : offset + _CHUNK])
+            )
+        ).all():
+            statuses[key] = status
     return Counter(combine(statuses[k] for k in keys if k in statuses) for keys in deliveries)
 
 
@@ -141,7 +141,9 @@ def _first_column(table: Table, names: Sequence[str]) -> Column[object] | None:
     return next((table.c[name] for name in names if name in table.c), None)
 
 
-def _window(column: Column[object], start: datetime, end: datetime, tz: tzinfo) -> list[object]:
+def _window(
+    column: Column[object], start: datetime, end: datetime, tz: tzinfo
+) -> list[ColumnElement[bool]]:
     if isinstance(column.type, Date) and not isinstance(column.type, DateTime):
         first: date = start.astimezone(tz).date()
         last: date = end.astimezone(tz).date()

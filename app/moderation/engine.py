@@ -16,8 +16,11 @@ Order of judgement:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from functools import partial
+from typing import TypeAlias
 
 from app.messages import Kind
 from app.moderation import detectors as d
@@ -40,16 +43,9 @@ from app.moderation.rule_types import (
 from app.moderation.rules import EffectiveRules, RuleSet
 from app.moderation.verdict import Category, ContentVerdict, Hit, first_category
 
-_DETECTED = (
-    LexiconRule,
-    RegexRule,
-    LinkRule,
-    ContactRule,
-    PhoneRule,
-    MessageKindRule,
-    RepetitionRule,
-    OverlongRule,
-)
+_Detector: TypeAlias = Callable[[d.Message], Sequence[d.Signal]]
+_MAX_HITS_PER_RULE = 10  # enough evidence for a reviewer; a flood of repeats adds nothing
+_OTHER_DETECTED = (ContactRule, PhoneRule, RepetitionRule, OverlongRule)
 
 
 def build_lexicon(rules: RuleSet, extra: Iterable[LexiconTerm] = ()) -> Lexicon:
@@ -73,7 +69,19 @@ class ContentChecker:
             brands=settings.brands,
             max_distance=link_rule.max_edit_distance if link_rule else 1,
         )
-        self._detected = tuple(r for r in enabled if isinstance(r, _DETECTED))
+        self._max_chars = settings.max_scan_chars
+        self._rule_of = {
+            c: r.id for r in reversed(enabled) if isinstance(r, LexiconRule) for c in r.categories
+        }
+        self._detectors = self._bind_detectors(enabled)
+        self._link_detectors = tuple(
+            partial(d.links, r, policy=self._policy) for r in enabled if isinstance(r, LinkRule)
+        )
+        self._kind_detectors = tuple(
+            partial(d.message_kind, r, policy=self._policy)
+            for r in enabled
+            if isinstance(r, MessageKindRule)
+        )
         self._combinations = tuple(r for r in enabled if isinstance(r, CombinationRule))
         self._evasion = next((r for r in enabled if isinstance(r, EvasionRule)), None)
 
@@ -96,59 +104,70 @@ class ContentChecker:
         """Judge one message; `url`/`title` are those of link, mini-program and card messages."""
         message = self._message(text, kind, url, title)
         signals = self._collect(message)
-        hosts = [link.host for link in message.links]
-        if url and (host := host_of_url(url)):
-            hosts.append(host)
-        return self._judge(message, signals, tuple(dict.fromkeys(hosts)))
+        hosts: tuple[str, ...] = ()
+        if message.links or url:
+            found = [link.host for link in message.links]
+            if url and (host := host_of_url(url)):
+                found.append(host)
+            hosts = tuple(dict.fromkeys(found))
+        return self._judge(message, signals, hosts)
+
+    def _bind_detectors(self, rules: tuple[Rule, ...]) -> tuple[_Detector, ...]:
+        """Bind rules to detectors once, so judging a message does no dispatching.
+
+        Regex rules share gates; banned words, links and message kinds run only when the message
+        has lexicon matches, links or a non-text kind (see `_collect`).
+        """
+        detectors: list[_Detector] = []
+        specs = [d.RegexSpec.of(r) for r in rules if isinstance(r, RegexRule)]
+        if specs:
+            detectors.append(d.RegexRules.of(specs))
+        detectors += [self._detector(r) for r in rules if isinstance(r, _OTHER_DETECTED)]
+        return tuple(detectors)
+
+    def _detector(self, rule: Rule) -> _Detector:
+        match rule:
+            case ContactRule():
+                return partial(d.contacts, rule)
+            case PhoneRule():
+                return partial(d.phones, rule)
+            case RepetitionRule():
+                return partial(d.repetition, rule)
+            case OverlongRule():
+                return partial(d.overlong, rule)
+        raise TypeError(f"no content detector for {rule.detector!r}")
 
     def _message(self, text: str, kind: Kind, url: str | None, title: str | None) -> d.Message:
         settings = self._rules.settings
-        norm = normalize(text[: settings.max_scan_chars])
-        return d.Message(
-            norm=norm,
-            kind=kind,
-            url=url,
-            title=title,
-            length=len(text),
-            matches=self._lexicon.find(norm),
-            settings=settings,
-            links=find_links(norm.text),
-        )
+        norm = normalize(text if len(text) <= self._max_chars else text[: self._max_chars])
+        matches = self._lexicon.find(norm)
+        links = find_links(norm.text)
+        return d.Message(norm, kind, url, title, len(text), matches, settings, links)
 
     def _collect(self, message: d.Message) -> list[d.Signal]:
-        signals = list(d.cues(message))
-        for rule in self._detected:
-            signals.extend(self._detect(rule, message))
-        if self._evasion is not None and signals:
+        signals: list[d.Signal] = []
+        if message.matches:
+            signals += d.cues(message)
+            signals += d.banned_words(self._rule_of, message)
+        for detect in self._detectors:
+            signals += detect(message)
+        if message.links or message.url:
+            for detect in self._link_detectors:
+                signals += detect(message)
+        if message.kind is not Kind.TEXT:
+            for detect in self._kind_detectors:
+                signals += detect(message)
+        if self._evasion is not None and message.matches:
             quote_tag = message.settings.quote_tag
             signals.extend(d.evasions(message, self._evasion.id, quote_tag))
         return signals
 
-    def _detect(self, rule: Rule, message: d.Message) -> Iterator[d.Signal]:
-        match rule:
-            case LexiconRule():
-                return d.banned_words(rule, message)
-            case RegexRule():
-                return d.regex(rule, message)
-            case LinkRule():
-                return d.links(rule, message, self._policy)
-            case ContactRule():
-                return d.contacts(rule, message)
-            case PhoneRule():
-                return d.phones(rule, message)
-            case MessageKindRule():
-                return d.message_kind(rule, message, self._policy)
-            case RepetitionRule():
-                return d.repetition(rule, message)
-            case OverlongRule():
-                return d.overlong(rule, message)
-        return iter(())
-
     def _judge(
         self, message: d.Message, signals: list[d.Signal], hosts: tuple[str, ...]
     ) -> ContentVerdict:
+        allowed = tuple(host for host in hosts if self._policy.is_whitelisted(host))
         if not signals:
-            return ContentVerdict(False, None, (), message.norm.text, links=hosts)
+            return ContentVerdict(False, None, (), message.norm.text, (), hosts, allowed)
         kept, quoted = self._split_quoted(message, signals)
         fired = [s for s in kept if s.strong]
         combined, used = self._combine(kept)
@@ -164,6 +183,7 @@ class ContentChecker:
             normalized=message.norm.text,
             signals=_to_hits(message, weak + quoted),
             links=hosts,
+            allowed_links=allowed,
         )
 
     @staticmethod
@@ -204,12 +224,17 @@ class ContentChecker:
 
 
 def _to_hits(message: d.Message, signals: Iterable[d.Signal]) -> tuple[Hit, ...]:
+    """Signals as hits in the original text; repeats dropped, at most a few per rule."""
     original = message.norm.original
     hits: dict[tuple[str, int, int, str], Hit] = {}
+    per_rule: Counter[str] = Counter()
     for signal in signals:
+        if per_rule[signal.rule] >= _MAX_HITS_PER_RULE:
+            continue
         start, end = message.norm.span(signal.space, signal.start, signal.end)
         key = (signal.rule, start, end, signal.category)
         if key not in hits:
+            per_rule[signal.rule] += 1
             matched = original[start:end]
             hits[key] = Hit(signal.rule, signal.category, start, end, matched, signal.detail)
     return tuple(hits.values())

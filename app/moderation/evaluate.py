@@ -1,6 +1,6 @@
 """Measure a content checker on a labelled JSONL file (`qunyun moderation eval PATH`).
 
-Runs the stateless content check on every line ({"text": …, "label": "ok|ad|spam|abuse|scam|other"})
+Runs the stateless content check on every line ({"text": …, "label": "ok|ad|spam|abuse|scam"})
 and reports per-category precision, recall and false-positive rate (the share of `ok` lines given
 that category), plus the binary violation-vs-ok figures. Reads only; nothing is stored.
 """
@@ -85,7 +85,7 @@ def parse_labelled(lines: Iterable[str]) -> list[LabelledLine]:
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise ValueError(f"line {number}: needs a string field 'text'")
         label = item.get("label")
-        if label not in _LABELS:
+        if not isinstance(label, str) or label not in _LABELS:
             raise ValueError(f"line {number}: label must be one of {sorted(_LABELS)}")
         parsed.append(LabelledLine(item["text"], label, str(item.get("note", ""))))
     return parsed
@@ -129,9 +129,10 @@ def format_report(report: Report, *, mistakes: bool = True) -> str:
     """A plain-text table for the CLI, then the misclassified lines."""
     header = f"{'category':<10} {'precision':>14} {'recall':>14} {'fp rate':>14}"
     rows = [f"{report.lines} lines", header]
-    for stats in (*report.categories, report.binary):
+    for stats in report.categories:
         if stats.recall.total or stats.precision.total:
             rows.append(_row(stats))
+    rows.append(_row(report.binary))
     rows.append(f"macro F1 {report.macro_f1:.3f}")
     if mistakes and report.mistakes:
         rows.append("mistakes (line, label → predicted, rules):")

@@ -20,16 +20,20 @@ from urllib.parse import urlsplit
 from rapidfuzz.distance import Levenshtein
 
 # Common TLDs; a dotted token ending in anything else (3.14, node.js, photo.png) is not a link.
-TLDS = frozenset(
-    "com cn net org top xyz cc vip me io co info shop club site online ltd link app tv hk tw "
-    "us uk ru la biz icu fun store pro live work tech asia mobi so gg ly gl im ai dev wang ren "
-    "ink kim pub red run beer fit art love cool plus group life world today news space website "
-    "cloud host email".split()
-)
+_TLD_LIST = """
+    com cn net org top xyz cc vip me io co info shop club site online ltd link app tv hk tw us uk
+    ru la biz icu fun store pro live work tech asia mobi so gg ly gl im ai dev wang ren ink kim pub
+    red run beer fit art love cool plus group life world today news space website cloud host email
+"""
+TLDS = frozenset(_TLD_LIST.split())
 _TOKEN = re.compile(r"(?:https?://)?[a-z0-9][a-z0-9.\-]*(?:[:/?#][a-z0-9\-._~:/?#@!$&*+;=%]*)?")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_GENERIC_LABELS = frozenset("www m wap mobile shop mall store app api static cdn example".split())
-_SKELETON = (("vv", "w"), ("rn", "m"), ("0", "o"), ("1", "l"), ("-", ""), ("_", ""))
+# Labels too common to identify a brand (the domain of `shop.example.com` has no brand).
+_GENERIC_LABELS = frozenset(
+    {"www", "m", "wap", "mobile", "shop", "mall", "store", "app", "api", "static", "cdn"}
+    | {"example"}
+)
+_SKELETON = (("vv", "w"), ("rn", "m"), ("cl", "d"), ("0", "o"), ("1", "l"), ("-", ""), ("_", ""))
 
 
 class LinkKind(StrEnum):

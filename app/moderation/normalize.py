@@ -7,8 +7,8 @@ the audit trail, and a span found in the normalised text maps back to a span of 
 The steps, in order:
 
 1. per character: Unicode NFKC (full width → half width, ① → 1), case folding, traditional →
-   simplified (OpenCC's t2s, character by character so offsets survive), Cyrillic/Greek letters that
-   look Latin → Latin; zero-width, bidi controls and combining marks dropped; spaces → " ";
+   simplified (OpenCC's t2s, character by character so offsets survive), Cyrillic/Greek letters
+   that look Latin → Latin; zero-width, bidi controls and combining marks dropped; spaces → " ";
 2. separators between two CJK characters removed — spaces, emoji, symbols and WeChat emoji codes
    such as ``[玫瑰]``: ``加 微 信`` / ``微🌸信`` → ``加微信`` / ``微信``;
 3. contact-word variants and homophones → one spelling: 威信/薇信/卫星/V信/vx/wx → 微信,
@@ -25,14 +25,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal, TypeAlias
 
 from opencc import OpenCC
 
 Space: TypeAlias = Literal["original", "text", "compact"]
-_Spans: TypeAlias = list[tuple[int, int]]
+# For each character of a normalised string: where its source starts and ends in the original.
+_Spans: TypeAlias = tuple[list[int], list[int]]
 _Repl: TypeAlias = Callable[[re.Match[str]], str]
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -42,7 +42,6 @@ _COLLAPSE = re.compile(
     rf"(?<=[{_CJK}])(?:\[[{_CJK}]{{1,4}}\]|[^\w\[\]{_CLAUSE_PUNCT}]|_)+(?=[{_CJK}])"
 )
 _NON_ALNUM = re.compile(r"[\W_]+")
-_ALNUM = re.compile(r"[^\W_]")
 
 _NOT_AFTER_ALNUM = r"(?<![a-z0-9].)"  # placed after the first character of a Latin variant
 _LATIN_END = r"(?![a-z])"
@@ -57,9 +56,9 @@ _VARIANTS: tuple[tuple[str, str, str], ...] = (
     ("v", rf"{_NOT_AFTER_ALNUM}{_GAP}x{_LATIN_END}", "微信"),
     ("w", rf"{_NOT_AFTER_ALNUM}(?:x|echat|eixin){_LATIN_END}", "微信"),
     ("vw", rf"{_NOT_AFTER_ALNUM}(?:ei)?{_GAP}(?:信|芯|❤|♥|xin{_LATIN_END})", "微信"),
-    ("威薇徽维卫魏危唯伟溦嶶", "[信芯]", "微信"),
+    ("威薇徽维卫魏危唯伟溦嶶", "[信芯❤♥]", "微信"),
     ("卫", "星", "微信"),
-    ("微", rf"(?:[芯伈]|x{_LATIN_END})", "微信"),
+    ("微", rf"(?:[芯伈❤♥]|x{_LATIN_END})", "微信"),
     ("扣蔻叩抠寇", "[扣蔻叩抠寇]", "qq"),
     ("企", "鹅号", "qq号"),
     ("q", rf"{_NOT_AFTER_ALNUM}[\W_]{{1,2}}q{_LATIN_END}", "qq"),
@@ -82,10 +81,10 @@ _NUMERAL_DIGITS = {"零": "0", "〇": "0", "幺": "1", "参": "3"}
 for _digits in ("一二三四五六七八九", "壹贰叁肆伍陆柒捌玖"):
     _NUMERAL_DIGITS |= {ch: str(i) for i, ch in enumerate(_digits, start=1)}
 _NUM_CHARS = "0-9" + "".join(_NUMERAL_DIGITS)
-_NUM_RUN = re.compile(rf"[{_NUM_CHARS}][{_NUM_CHARS}\s\-.·]*[{_NUM_CHARS}]")
+_NUM_RUN = re.compile(rf"[{_NUM_CHARS}][{_NUM_CHARS}\s\-.·]{{3,}}[{_NUM_CHARS}]")
 _MIN_NUMERAL_RUN = 5
 
-# Letters from other scripts that spammers put in Latin words (UTS #39 confusables, the common few).
+# Letters of other scripts that spammers put in Latin words (UTS #39 confusables, the common few).
 _CONFUSABLES = dict(zip("асеорхуіјѕԁһӏкмтвαεορτυνικ", "aceopxyijsdhlkmtbaeoptuvik", strict=True))
 _DROPPED_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cs", "Co"})
 _SPACE_CONTROLS = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85")
@@ -100,7 +99,8 @@ def _to_simplified(char: str) -> str:
     if ord(char) < 0x2E80:
         return char
     converted: str = _opencc().convert(char)
-    return converted if len(converted) == 1 else char
+    # one BMP character or nothing: a few rare characters map outside the BMP, which helps no one
+    return converted if len(converted) == 1 and ord(converted) <= 0xFFFF else char
 
 
 def _fold_char(char: str) -> str:
@@ -123,8 +123,14 @@ def _fold_char(char: str) -> str:
 class _FoldTable(dict[int, str]):
     """`str.translate` table filled on first sight of each character."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.not_one_to_one: set[int] = set()  # code points folded to 0 or 2+ characters
+
     def __missing__(self, code: int) -> str:
         folded = _fold_char(chr(code))
+        if len(folded) != 1:  # recorded before the entry appears, for readers in other threads
+            self.not_one_to_one.add(code)
         self[code] = folded
         return folded
 
@@ -148,75 +154,98 @@ def _drop(_: re.Match[str]) -> str:
     return ""
 
 
-# (hint, pattern, replacement): every match of `pattern` contains a character of `hint`, so
-# the cheap hint search skips the step for most messages (the mapped path always runs it).
-_STEPS: tuple[tuple[re.Pattern[str], re.Pattern[str], _Repl], ...] = (
-    (re.compile(rf"[^\w{_CLAUSE_PUNCT}]|_"), _COLLAPSE, _drop),
-    (_VARIANT_HINT, _VARIANT_RE, _variant),
-    (_NUM_RUN, _NUM_RUN, _numerals),
+_SEPARATOR_HINT = re.compile(rf"[^\w{_CLAUSE_PUNCT}]")
+
+
+def _may_collapse(text: str) -> bool:
+    return _SEPARATOR_HINT.search(text) is not None or "_" in text  # "_" is \w, yet a separator
+
+
+def _may_have_variant(text: str) -> bool:
+    return _VARIANT_HINT.search(text) is not None
+
+
+def _always(_: str) -> bool:
+    return True
+
+
+# (may_match, pattern, replacement): `may_match` is False only when `pattern` cannot match, so
+# the cheap test skips the step for most messages.
+_STEPS: tuple[tuple[Callable[[str], bool], re.Pattern[str], _Repl], ...] = (
+    (_may_collapse, _COLLAPSE, _drop),
+    (_may_have_variant, _VARIANT_RE, _variant),
+    (_always, _NUM_RUN, _numerals),
 )
 
 
 def fold(text: str) -> str:
-    """Steps 1–4: the readable normalised form."""
+    """Steps 1–4: the readable normalised form (`_STEPS` unrolled: this runs per message)."""
     out = text.translate(_FOLD)
-    for hint, pattern, repl in _STEPS:
-        if hint.search(out) is not None:
-            out = pattern.sub(repl, out)
-    return out
+    if _may_collapse(out):
+        out = _COLLAPSE.sub("", out)
+    if _VARIANT_HINT.search(out) is not None:
+        out = _VARIANT_RE.sub(_variant, out)
+    return _NUM_RUN.sub(_numerals, out)
 
 
 def _fold_mapped(text: str) -> tuple[str, _Spans]:
     """`fold` plus, for each output character, the span of the original it came from."""
-    pieces: list[str] = []
-    spans: _Spans = []
-    for i, char in enumerate(text):
-        folded = _FOLD[ord(char)]
-        pieces.append(folded)
-        spans.extend([(i, i + 1)] * len(folded))
-    out = "".join(pieces)
-    for _, pattern, repl in _STEPS:
-        out, spans = _sub_mapped(pattern, repl, out, spans)
+    out = text.translate(_FOLD)  # also fills the table, so the check below is complete
+    if _FOLD.not_one_to_one.isdisjoint(map(ord, text)):  # usual: one character in, one out
+        spans = (list(range(len(text))), list(range(1, len(text) + 1)))
+    else:
+        sizes = [len(_FOLD[ord(char)]) for char in text]
+        starts = [i for i, size in enumerate(sizes) for _ in range(size)]
+        spans = (starts, [start + 1 for start in starts])
+    for may_match, pattern, repl in _STEPS:
+        if may_match(out):
+            out, spans = _sub_mapped(pattern, repl, out, spans)
     return out, spans
 
 
 def _sub_mapped(
     pattern: re.Pattern[str], repl: _Repl, text: str, spans: _Spans
 ) -> tuple[str, _Spans]:
+    starts, ends = spans
     pieces: list[str] = []
-    new_spans: _Spans = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
     last = 0
     for match in pattern.finditer(text):
         start, end = match.span()
-        pieces.append(text[last:start])
-        new_spans.extend(spans[last:start])
         replacement = repl(match)
-        pieces.append(replacement)
-        if replacement == match.group():
-            new_spans.extend(spans[start:end])
-        else:
-            whole = (spans[start][0], spans[end - 1][1])
-            new_spans.extend([whole] * len(replacement))
+        pieces += (text[last:start], replacement)
+        if len(replacement) == end - start:  # character for character: keep each source
+            new_starts += starts[last:end]
+            new_ends += ends[last:end]
+        else:  # every new character comes from the whole replaced stretch
+            new_starts += starts[last:start] + [starts[start]] * len(replacement)
+            new_ends += ends[last:start] + [ends[end - 1]] * len(replacement)
         last = end
     pieces.append(text[last:])
-    new_spans.extend(spans[last:])
-    return "".join(pieces), new_spans
+    new_starts += starts[last:]
+    new_ends += ends[last:]
+    return "".join(pieces), (new_starts, new_ends)
 
 
-@dataclass(slots=True)
-class _Maps:
-    compact: list[int] | None = None
-    text: _Spans | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Normalized:
-    """A message in its normalised forms; `span` maps a match back to the original."""
+    """A message in its normalised forms; `span` maps a match back to the original.
 
-    original: str
-    text: str
-    compact: str
-    _maps: _Maps = field(default_factory=_Maps, repr=False, compare=False)
+    Treat as immutable; the two offset maps are filled on first use (a plain class rather than
+    a dataclass: it is built for every message, and this is the cheapest shape).
+    """
+
+    __slots__ = ("_compact_map", "_text_map", "compact", "original", "text")
+
+    def __init__(self, original: str, text: str, compact: str) -> None:
+        self.original = original
+        self.text = text
+        self.compact = compact
+        self._compact_map: list[int] | None = None
+        self._text_map: _Spans | None = None
+
+    def __repr__(self) -> str:
+        return f"Normalized(original={self.original!r}, text={self.text!r})"
 
     def span(self, space: Space, start: int, end: int) -> tuple[int, int]:
         """The (start, end) in the original of `[start, end)` in `space`; end exclusive."""
@@ -225,31 +254,32 @@ class Normalized:
         if space == "compact":
             positions = self._compact_positions()
             start, end = positions[start], positions[end - 1] + 1
-        spans = self._text_spans()
-        return spans[start][0], spans[end - 1][1]
+        starts, ends = self._text_spans()
+        return starts[start], ends[end - 1]
 
     def text_index(self, compact_index: int) -> int:
         """The position in `text` of the character at `compact_index` in `compact`."""
         return self._compact_positions()[compact_index]
 
     def _compact_positions(self) -> list[int]:
-        if self._maps.compact is None:
-            self._maps.compact = [m.start() for m in _ALNUM.finditer(self.text)]
-        return self._maps.compact
+        if self._compact_map is None:
+            # isalnum() is exactly what `compact` keeps (\w without "_")
+            self._compact_map = [i for i, ch in enumerate(self.text) if ch.isalnum()]
+        return self._compact_map
 
     def _text_spans(self) -> _Spans:
-        if self._maps.text is None:
+        if self._text_map is None:
             text, spans = _fold_mapped(self.original)
             if text != self.text:  # both paths run the same steps; this guards refactors
                 raise AssertionError("mapped and fast normalisation disagree")
-            self._maps.text = spans
-        return self._maps.text
+            self._text_map = spans
+        return self._text_map
 
 
 def normalize(text: str) -> Normalized:
     """Normalise a message; cheap when nothing needs mapping back (maps are built on demand)."""
     folded = fold(text)
-    return Normalized(original=text, text=folded, compact=_NON_ALNUM.sub("", folded))
+    return Normalized(text, folded, _NON_ALNUM.sub("", folded))
 
 
 def compact(text: str) -> str:

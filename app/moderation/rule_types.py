@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from app.messages import Kind
+from app.moderation.normalize import compact
 from app.moderation.regex_safety import check_pattern
 from app.moderation.verdict import Category
 
@@ -97,6 +98,9 @@ class RegexRule(RuleBase):
     target: TextSpace = "text"
     tag: Tag | None = None
     quotable: bool = False  # dropped when the message warns about it ("别信…刷单")
+    # Words one of which every match contains (letters/digits only): the rule is skipped, cheaply,
+    # for messages without any of them. Empty: the rule always runs.
+    requires: tuple[str, ...] = ()
     _compiled: re.Pattern[str] = PrivateAttr()
 
     @field_validator("pattern")
@@ -104,6 +108,14 @@ class RegexRule(RuleBase):
     def _safe_pattern(cls, value: str) -> str:
         check_pattern(value)
         return value
+
+    @field_validator("requires")
+    @classmethod
+    def _requires_are_words(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        words = tuple(compact(word) for word in value)
+        if not all(words):
+            raise ValueError("every entry of requires needs letters or digits")
+        return words
 
     def model_post_init(self, context: object, /) -> None:
         self._compiled = re.compile(self.pattern)

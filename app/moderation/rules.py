@@ -1,7 +1,7 @@
 """Moderation rules as configuration: defaults, profiles, per-group overrides, validation.
 
-Loaded at startup from config/moderation.toml (and, later, whenever an admin changes rules through
-the API: build a new `RuleSet` and swap it in; nothing here is global, so no restart is needed).
+Loaded from config/moderation.toml plus the scopes admins store through the API (see `overlay`),
+whenever either changes (see `cache`: a new `RuleSet` is built and swapped in, no restart).
 `load_rules` raises `RuleConfigError` with the bad field named; a loaded `RuleSet` is immutable
 and has every scope resolved, so `for_chat` is a dictionary lookup.
 
@@ -12,7 +12,7 @@ the group's own overrides. Overrides change fields of existing rules by id; whit
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeAlias, get_args
@@ -31,6 +31,7 @@ from app.messages import Role
 from app.moderation.lexicon import LexiconTerm, make_term
 from app.moderation.links import is_host_name
 from app.moderation.rule_types import Frozen, Ladder, Rule, Tag
+from app.moderation.texts import ModerationTexts
 from app.moderation.verdict import Category
 
 _RULE: TypeAdapter[Rule] = TypeAdapter(Rule)
@@ -70,6 +71,10 @@ class ModerationSettings(Frozen):
     quotable_categories: tuple[Category, ...] = ("ad", "scam")
     quote_tag: Tag = "warning"
     max_scan_chars: int = Field(default=4000, ge=100)
+    # WeCom userids of the staff who get violation notices (app message); none: the console.
+    notify_user_ids: tuple[str, ...] = ()
+    # What 群规 answers in this scope; empty: `texts.group_rules`.
+    group_rules_text: str = ""
 
     @field_validator("brands")
     @classmethod
@@ -118,6 +123,7 @@ class ScopeConfig(Frozen):
     whitelisted_members: tuple[str, ...] = ()
     domain_whitelist: tuple[Host, ...] = ()
     phone_whitelist: tuple[PhoneNumber, ...] = ()
+    group_rules_text: str | None = None
 
 
 class GroupConfig(ScopeConfig):
@@ -158,6 +164,7 @@ class RuleSet(Frozen):
     rules: tuple[Rule, ...] = ()
     profiles: dict[str, ScopeConfig] = Field(default_factory=dict)
     groups: dict[str, GroupConfig] = Field(default_factory=dict)
+    texts: ModerationTexts = ModerationTexts()
     _scopes: dict[str, EffectiveRules] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -177,6 +184,33 @@ class RuleSet(Frozen):
     def for_chat(self, chat_id: str | None) -> EffectiveRules:
         """The rules of a chat: its own scope if configured, else the defaults."""
         return self._scopes.get(f"group:{chat_id}") or self._scopes["default"]
+
+    def for_group(self, keys: Sequence[str], profile: str | None = None) -> EffectiveRules:
+        """The rules of a group known by any of `keys` (first match wins).
+
+        `profile` is the profile the chat has in the database; it applies when the group's own
+        config names none (or when there is no group config). An unknown profile is ignored.
+        """
+        profile = profile if profile in self.profiles else None
+        for key in keys:
+            group = self.groups.get(key)
+            if group is None:
+                continue
+            if group.profile is not None or profile is None:
+                return self._scopes[f"group:{key}"]
+            return self._group_with_profile(key, group, profile)
+        return self._scopes["default" if profile is None else f"profile:{profile}"]
+
+    def _group_with_profile(self, key: str, group: GroupConfig, profile: str) -> EffectiveRules:
+        scope_key = f"group:{key}@{profile}"
+        found = self._scopes.get(scope_key)
+        if found is None:
+            try:
+                found = self._resolve_group(key, group.model_copy(update={"profile": profile}))
+            except ValueError:  # the group's changes do not fit that profile: use them alone
+                found = self._scopes[f"group:{key}"]
+            self._scopes[scope_key] = found
+        return found
 
     def for_profile(self, name: str | None) -> EffectiveRules:
         """The rules of a profile (KeyError if unknown); None gives the defaults."""
@@ -215,10 +249,11 @@ def _override(where: str, rules: dict[str, Rule], rule_id: str, changes: dict[st
         base.detector
     ):
         raise ValueError(f"{where}.rules.{rule_id}: an override cannot change id or detector")
+    merged = {**base.model_dump(), **changes}
     try:
-        return _RULE.validate_python({**base.model_dump(), **changes})
+        return _RULE.validate_python(merged)
     except ValidationError as exc:
-        raise ValueError(f"{where}.rules.{rule_id}: {_describe(exc, {})}") from None
+        raise ValueError(f"{where}.rules.{rule_id}: {_describe(exc, merged)}") from None
 
 
 def _merge_settings(settings: ModerationSettings, overlay: ScopeConfig) -> ModerationSettings:
@@ -229,6 +264,11 @@ def _merge_settings(settings: ModerationSettings, overlay: ScopeConfig) -> Moder
             "whitelisted_members": settings.whitelisted_members + overlay.whitelisted_members,
             "domain_whitelist": settings.domain_whitelist + overlay.domain_whitelist,
             "phone_whitelist": settings.phone_whitelist + overlay.phone_whitelist,
+            "group_rules_text": (
+                settings.group_rules_text
+                if overlay.group_rules_text is None
+                else overlay.group_rules_text
+            ),
         }
     )
 

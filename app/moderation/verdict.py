@@ -7,11 +7,15 @@ service stores them as the reviewable record of a decision (rule id, category, s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, TypeGuard
 
 Category: TypeAlias = Literal["ad", "spam", "abuse", "scam", "other"]
 # When several categories fit one message, the first in this order is reported.
 CATEGORY_PRECEDENCE: tuple[Category, ...] = ("scam", "ad", "abuse", "spam", "other")
+
+
+def is_category(value: str) -> TypeGuard[Category]:
+    return value in CATEGORY_PRECEDENCE
 
 
 def first_category(categories: set[Category] | frozenset[Category]) -> Category | None:
@@ -35,13 +39,17 @@ class Hit:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ContentVerdict:
-    """The content check of one message.
+    """The content check of one message (a value: never mutated after the check).
+
+    Not `frozen` only for speed: one is built per message, and a frozen dataclass costs four
+    times as much to construct.
 
     `hits` are the rules that make it a violation; `signals` are weaker findings that did not
     (a cue word alone, a phone number alone, a banned word quoted in a warning) — kept so a
-    reviewer sees why a message passed. `links` lists every host found, whitelisted or not.
+    reviewer sees why a message passed. `links` lists every host found; `allowed_links` the
+    whitelisted ones among them.
     """
 
     violation: bool
@@ -50,6 +58,7 @@ class ContentVerdict:
     normalized: str
     signals: tuple[Hit, ...] = ()
     links: tuple[str, ...] = ()
+    allowed_links: tuple[str, ...] = ()
 
     @property
     def rules(self) -> tuple[str, ...]:

@@ -6,16 +6,23 @@ transaction around one SQLAlchemy session, so everything a handler changes commi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
+from app.faq.cache import FaqIndexCache
+from app.moderation.cache import RulesCache
 from app.services.checkin import CheckinService
+from app.services.faq import FaqService, snapshot_loader
+from app.services.flash_sale_config import load_flash_sale_config
+from app.services.flash_sales import FlashSaleService
 from app.services.members import MembersService
+from app.services.moderation import ModerationService
 from app.services.points import PointsService
 from app.services.points_config import load_points_config
 from app.services.texts import Texts
+from app.services.tickets import TicketsService
 from app.settings import Settings
 
 
@@ -27,6 +34,8 @@ class AppDeps:
     clock: Clock
     session_factory: sessionmaker[Session]
     texts: Texts
+    faq: FaqIndexCache = field(default_factory=FaqIndexCache)  # the FAQ index in force
+    moderation: RulesCache = field(default_factory=RulesCache)  # moderation rules in force
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +45,10 @@ class Services:
     members: MembersService
     points: PointsService
     checkin: CheckinService
+    flash_sales: FlashSaleService
+    faq: FaqService
+    tickets: TicketsService
+    moderation: ModerationService
 
     @property
     def texts(self) -> Texts:
@@ -50,4 +63,12 @@ class Services:
             members=MembersService(session),
             points=points,
             checkin=CheckinService(session, points),
+            flash_sales=FlashSaleService(
+                session, points, load_flash_sale_config(), deps.clock, deps.settings.tz
+            ),
+            faq=FaqService(session, deps.faq, snapshot_loader(deps.session_factory)),
+            tickets=TicketsService(session, deps.faq.config, deps.settings.tz),
+            moderation=ModerationService(
+                session, deps.moderation, deps.clock, deps.settings.tz, points
+            ),
         )

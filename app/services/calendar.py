@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Chat, OutboxRow, Post, PostDelivery, PostOccurrence, RateEvent
 from app.outbox import RATE_WINDOW
+from app.senders.split import split_text
 from app.services.posts import (
     ChatDirectory,
+    ChatInfo,
     DeliveryNotes,
     RobotKeys,
     Route,
@@ -31,7 +33,6 @@ from app.services.posts import (
     route_for,
 )
 from app.services.recurrence import Schedule, fire_times
-from app.senders.split import split_text
 
 # When one delivery has several outbox rows (a split text), the most telling status wins.
 STATUS_PRECEDENCE = ("dead", "failed", "queued", "awaiting_confirmation", "missed", "sent")
@@ -207,7 +208,7 @@ class CalendarService:
         )
 
     # -- deliveries ---------------------------------------------------------------------------
-    def _routes(self, post: Post) -> list[tuple[Chat, Route]]:
+    def _routes(self, post: Post) -> list[tuple[ChatInfo, Route]]:
         chats = self._chats.resolve(Targets.from_dict(post.targets))
         return [(chat, route_for(chat, self._robots, self._notes)) for chat in chats]
 
@@ -302,7 +303,7 @@ class CalendarService:
                 .where(OutboxRow.status.in_(_UNSENT))
                 .group_by(OutboxRow.rate_bucket)
             ).all():
-                ours[bucket] = int(last)
+                ours[str(bucket)] = int(last)
         counts: Counter[str] = Counter()
         for bucket, last in ours.items():
             counts[bucket] = int(

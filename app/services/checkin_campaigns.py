@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import SystemClock
-from app.db.models import Chat, CheckinCampaign
+from app.db.models import CheckinCampaign
 from app.services.points_config import Rules, load_points_config
+from app.services.points_sql import stmt
 
 DEFAULT_CAMPAIGN_NAME = "每日签到"
 
@@ -41,38 +42,21 @@ def default_plan(rules: Rules) -> CheckinPlan:
     )
 
 
-def chat_key(session: Session, chat_pk: int) -> str | None:
-    """The "<platform>:<chat id>" key campaigns and config overrides use for a chat."""
-    row = session.execute(
-        select(Chat.platform, Chat.external_id).where(Chat.id == chat_pk)
-    ).one_or_none()
-    return None if row is None else f"{row.platform}:{row.external_id}"
-
-
-def plan_for(session: Session, chat_pk: int, at: datetime, rules: Rules) -> CheckinPlan:
+def plan_for(session: Session, chat_key: str | None, at: datetime, rules: Rules) -> CheckinPlan:
     """The running campaign for this group (its own before an all-groups one, the newest
     first), or the group's default rules when none runs."""
-    key = chat_key(session, chat_pk)
-    running = session.scalars(
-        select(CheckinCampaign)
-        .where(
-            CheckinCampaign.enabled.is_(True),
-            CheckinCampaign.starts_at <= at,
-            or_(CheckinCampaign.ends_at.is_(None), CheckinCampaign.ends_at > at),
-        )
-        .order_by(CheckinCampaign.starts_at.desc(), CheckinCampaign.id.desc())
-    ).all()
-    own = [c for c in running if key is not None and key in (c.chats or [])]
+    running = session.execute(stmt(session, "running_campaigns"), {"at": at}).all()
+    own = [c for c in running if chat_key is not None and chat_key in (c.chats or [])]
     everywhere = [c for c in running if not c.chats]
     if not own and not everywhere:
         return default_plan(rules)
     chosen = (own or everywhere)[0]
     return CheckinPlan(
-        chosen.id,
+        int(chosen.id),
         chosen.name,
-        chosen.points,
+        int(chosen.points),
         {int(day): int(points) for day, points in (chosen.streak_bonuses or {}).items()},
-        chosen.streak_bonus_repeat,
+        bool(chosen.streak_bonus_repeat),
     )
 
 

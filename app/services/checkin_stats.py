@@ -36,7 +36,7 @@ def _checkins(session: Session, chat_pk: int | None, since: date, until: date) -
     )
     if chat_pk is not None:
         stmt = stmt.where(Checkin.chat_id == chat_pk)
-    return {day: int(count) for day, count in session.execute(stmt).tuples()}
+    return {day: int(count) for day, count in session.execute(stmt).all()}
 
 
 def _members(session: Session, chat_pk: int | None, day: date, tz: ZoneInfo) -> int:

@@ -5,28 +5,29 @@ admin API, a job's own). `PointsService.apply` appends one `points_ledger` row a
 cached `points_accounts` balance in that same transaction — or changes nothing at all:
 - the idempotency key is unique, so a retried webhook, a double tap or a second worker finds
   the key taken and gets `duplicate` (no second credit);
-- the balance moves with `UPDATE … SET balance = balance + d WHERE balance + d >= 0`, an atomic
-  conditional update, so concurrent debits can never overdraw (`insufficient` instead).
-Entries are written while the account row is locked, so entry ids follow the balance order and
-`balance_after` is a checkable running total (app/services/points_audit.py).
+- a debit moves the balance with `UPDATE … SET balance = balance + d WHERE balance + d >= 0`,
+  an atomic conditional update, so concurrent debits can never overdraw (`insufficient`
+  instead); a credit is an upsert that also opens the account on the first credit.
+The entry is written after the account row is locked (by that UPDATE/upsert), so entry ids
+follow the balance order and `balance_after` is a checkable running total (points_audit.py).
+Balances are per member (members.id) across all groups; each entry records its group.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
-from app.db.models import Chat, PointsAccount, PointsEntry
-from app.db.upsert import insert_ignore
 from app.services.levels import LevelStatus, level_status, level_up
 from app.services.points_config import Level, PointsConfig, Rules
+from app.services.points_sql import stmt
 
 REASON_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 # Positive entries that give back what was spent do not count as "earned" (levels, boards).
@@ -64,10 +65,25 @@ class LedgerResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatScope:
+    key: str | None  # "<platform>:<chat id>"
+    profile: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     member_pk: int
     balance: int
     earned: int
+
+
+def ledger_key(prefix: str, ref: str) -> str:
+    """An idempotency key "<prefix>:<ref>"; a ref too long for the column is hashed (still
+    unique per ref), so a long channel message id cannot make a message fail."""
+    key = f"{prefix}:{ref}"
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return f"{prefix}:sha256:{hashlib.sha256(ref.encode()).hexdigest()}"
 
 
 def is_earning(reason: str, delta: int) -> bool:
@@ -118,18 +134,14 @@ class PointsService:
         """
         check_entry(delta, reason, key)
         at = at or self.clock.now()
-        existing = self._duplicate(key)
-        if existing is not None:
-            return existing
-        self._ensure_account(member_pk, at)
         if clamp and delta < 0:
             delta = -min(-delta, self._locked_balance(member_pk))
             if delta == 0:
-                return self._insufficient(member_pk)
+                return self._duplicate(key) or self._insufficient(member_pk)
         earned_delta = delta if is_earning(reason, delta) else 0
         moved = self._move(member_pk, delta, earned_delta, at)
-        if moved is None:
-            return self._insufficient(member_pk)
+        if moved is None:  # not enough points — unless this key was paid before
+            return self._duplicate(key) or self._insufficient(member_pk)
         balance, earned = moved
         entry = {
             "member_id": member_pk,
@@ -143,51 +155,35 @@ class PointsService:
             "idempotency_key": key,
             "created_at": at,
         }
-        inserted = insert_ignore(
-            self.session, PointsEntry, [entry], ["idempotency_key"], PointsEntry.id
-        )
-        if not inserted:  # another transaction committed this key while we waited
+        entry_id = self.session.scalar(stmt(self.session, "entry"), entry)
+        if entry_id is None:  # the key was paid before (or by a transaction we waited for)
             self._move(member_pk, -delta, -earned_delta, at)
             duplicate = self._duplicate(key)
             assert duplicate is not None
             return duplicate
         up = self._level_up(balance, earned, delta, earned_delta)
-        return LedgerResult("applied", delta, balance, earned, inserted.pop(), up)
+        return LedgerResult("applied", delta, balance, earned, int(entry_id), up)
 
     def _move(
         self, member_pk: int, delta: int, earned_delta: int, at: datetime
     ) -> tuple[int, int] | None:
-        row = self.session.execute(
-            update(PointsAccount)
-            .where(PointsAccount.member_id == member_pk, PointsAccount.balance + delta >= 0)
-            .values(
-                balance=PointsAccount.balance + delta,
-                earned=PointsAccount.earned + earned_delta,
-                updated_at=at,
-            )
-            .returning(PointsAccount.balance, PointsAccount.earned)
-            .execution_options(synchronize_session=False)
-        ).one_or_none()
+        """Change the cached balance in place; None when a debit would overdraw."""
+        if delta > 0:
+            credit = {"member_id": member_pk, "balance": delta, "earned": earned_delta}
+            row = self.session.execute(
+                stmt(self.session, "credit"), {**credit, "updated_at": at}
+            ).first()
+        else:
+            debit = {"member": member_pk, "delta": delta, "earned_delta": earned_delta, "at": at}
+            row = self.session.execute(stmt(self.session, "debit"), debit).first()
         return None if row is None else (int(row[0]), int(row[1]))
 
-    def _ensure_account(self, member_pk: int, at: datetime) -> None:
-        row = {"member_id": member_pk, "balance": 0, "earned": 0, "updated_at": at}
-        insert_ignore(self.session, PointsAccount, [row], ["member_id"], PointsAccount.member_id)
-
     def _locked_balance(self, member_pk: int) -> int:
-        balance = self.session.scalar(
-            select(PointsAccount.balance)
-            .where(PointsAccount.member_id == member_pk)
-            .with_for_update()
-        )
+        balance = self.session.scalar(stmt(self.session, "locked_balance"), {"member": member_pk})
         return int(balance or 0)
 
     def _duplicate(self, key: str) -> LedgerResult | None:
-        found = self.session.execute(
-            select(PointsEntry.id, PointsEntry.member_id, PointsEntry.delta).where(
-                PointsEntry.idempotency_key == key
-            )
-        ).one_or_none()
+        found = self.session.execute(stmt(self.session, "entry_by_key"), {"key": key}).first()
         if found is None:
             return None
         account = self.account(int(found.member_id))
@@ -206,11 +202,7 @@ class PointsService:
 
     # -- reads ----------------------------------------------------------------------------
     def account(self, member_pk: int) -> Account:
-        row = self.session.execute(
-            select(PointsAccount.balance, PointsAccount.earned).where(
-                PointsAccount.member_id == member_pk
-            )
-        ).one_or_none()
+        row = self.session.execute(stmt(self.session, "account"), {"member": member_pk}).first()
         if row is None:
             return Account(member_pk, 0, 0)
         return Account(member_pk, int(row.balance), int(row.earned))
@@ -223,23 +215,26 @@ class PointsService:
         return level_status(self.config.levels, self.score(self.account(member_pk)))
 
     def entry_exists(self, key: str) -> bool:
-        found = self.session.scalar(
-            select(PointsEntry.id).where(PointsEntry.idempotency_key == key)
+        return (
+            self.session.execute(stmt(self.session, "entry_by_key"), {"key": key}).first()
+            is not None
         )
-        return found is not None
+
+    def chat_scope(self, chat_pk: int | None) -> ChatScope:
+        """The group's "<platform>:<chat id>" key and profile (what rules and campaigns use)."""
+        if chat_pk is None:
+            return ChatScope(None, None)
+        chat = self.session.execute(stmt(self.session, "chat"), {"chat": chat_pk}).first()
+        if chat is None:
+            return ChatScope(None, None)
+        return ChatScope(f"{chat.platform}:{chat.external_id}", chat.profile)
 
     def rules_for(self, chat_pk: int | None) -> Rules:
         """The earning rules of a group (defaults < profile < the group's own overrides)."""
-        if chat_pk is None:
-            return self.config.rules
-        chat = self.session.execute(
-            select(Chat.platform, Chat.external_id, Chat.profile).where(Chat.id == chat_pk)
-        ).one_or_none()
-        if chat is None:
-            return self.config.rules
-        return self.config.rules_for(
-            profile=chat.profile, group_key=f"{chat.platform}:{chat.external_id}"
-        )
+        return self.rules_in(self.chat_scope(chat_pk))
+
+    def rules_in(self, scope: ChatScope) -> Rules:
+        return self.config.rules_for(profile=scope.profile, group_key=scope.key)
 
     # -- conveniences for other features --------------------------------------------------
     def deduct_for_violation(
@@ -250,7 +245,7 @@ class PointsService:
             member_pk,
             -points,
             "moderation",
-            f"moderation:{case_ref}",
+            ledger_key("moderation", case_ref),
             chat_pk=chat_pk,
             ref=case_ref,
             operator="moderation",

@@ -3,22 +3,19 @@
 Runs for every text message in a group (the last route of the pipeline), inside the inbox
 worker's transaction. Changes `points_daily` (the member's activity today: points, count and
 time of the last award) and, when the message earns, one `points_ledger` entry. Cap and
-cooldown are enforced by one conditional UPDATE of the member's daily row, so concurrent
-workers cannot exceed them.
+cooldown are enforced by one conditional upsert of the member's daily row (its row lock
+serialises a member's messages), so concurrent workers cannot exceed them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
-
 from app.clock import local_date
-from app.db.models import PointsDaily
-from app.db.upsert import insert_ignore
 from app.filters import strip_mentions
-from app.services.points import LedgerResult, PointsService
+from app.services.points import LedgerResult, PointsService, ledger_key
 from app.services.points_config import Rules
+from app.services.points_sql import stmt
 
 ACTIVITY = "activity"
 
@@ -45,7 +42,7 @@ def award_activity(
         return None
     if visible_length(text) < rules.activity_min_length:
         return None
-    key = f"{ACTIVITY}:{source_key}"
+    key = ledger_key(ACTIVITY, source_key)
     if points.entry_exists(key):
         return None
     if not _take_daily_slot(points, member_pk, rules, amount, at):
@@ -57,23 +54,16 @@ def _take_daily_slot(
     points: PointsService, member_pk: int, rules: Rules, amount: int, at: datetime
 ) -> bool:
     """Count `amount` against today's cap if the cooldown has passed; False otherwise."""
-    day = local_date(at, points.tz)
-    row = {"member_id": member_pk, "day": day, "kind": ACTIVITY, "earned": 0, "count": 0}
-    insert_ignore(
-        points.session, PointsDaily, [row], ["member_id", "day", "kind"], PointsDaily.member_id
-    )
-    cooled = at - timedelta(seconds=rules.activity_cooldown_seconds)
-    result = points.session.execute(
-        update(PointsDaily)
-        .where(
-            PointsDaily.member_id == member_pk,
-            PointsDaily.day == day,
-            PointsDaily.kind == ACTIVITY,
-            PointsDaily.earned + amount <= rules.activity_daily_cap,
-            or_(PointsDaily.last_at.is_(None), PointsDaily.last_at <= cooled),
-        )
-        .values(earned=PointsDaily.earned + amount, count=PointsDaily.count + 1, last_at=at)
-        .returning(PointsDaily.earned)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
-    return result is not None
+    if amount > rules.activity_daily_cap:
+        return False
+    params = {
+        "member_id": member_pk,
+        "day": local_date(at, points.tz),
+        "kind": ACTIVITY,
+        "earned": amount,
+        "count": 1,
+        "last_at": at,
+        "cap": rules.activity_daily_cap,
+        "cooled": at - timedelta(seconds=rules.activity_cooldown_seconds),
+    }
+    return points.session.execute(stmt(points.session, "take_daily"), params).first() is not None

@@ -201,5 +201,8 @@ def ledger_rows(session: Session, filters: LedgerFilter, *, limit: int) -> list[
         stmt = stmt.where(PointsEntry.created_at >= filters.since)
     if filters.until is not None:
         stmt = stmt.where(PointsEntry.created_at < filters.until)
-    rows = session.execute(stmt.order_by(PointsEntry.id).limit(limit)).tuples()
-    return [LedgerRow(*row) for row in rows]
+    rows = session.execute(stmt.order_by(PointsEntry.id).limit(limit)).all()
+    return [
+        LedgerRow(entry, platform, user, name, chat_id)
+        for entry, platform, user, name, chat_id in rows
+    ]

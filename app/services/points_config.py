@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import string
 import tomllib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from app.settings import CONFIG_DIR
 
@@ -151,6 +152,7 @@ class PointsConfig(BaseModel):
     levels: tuple[Level, ...]
     reasons: dict[str, str] = {}
     texts: PointsTexts
+    _rules_cache: dict[tuple[str | None, str | None], Rules] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _valid_levels_and_overrides(self) -> Self:
@@ -163,8 +165,20 @@ class PointsConfig(BaseModel):
             Rules.model_validate({**self.rules.model_dump(), **scope})
         return self
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy (tests change a rule this way) with its own rules cache."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy._rules_cache = {}
+        return copy
+
     def rules_for(self, *, profile: str | None, group_key: str | None) -> Rules:
         """Defaults, then the profile's overrides, then the group's (`platform:chat_id`)."""
+        cached = self._rules_cache.get((profile, group_key))
+        if cached is None:
+            cached = self._rules_cache[(profile, group_key)] = self._merge(profile, group_key)
+        return cached
+
+    def _merge(self, profile: str | None, group_key: str | None) -> Rules:
         patch: dict[str, Any] = {}
         if profile and profile in self.profiles:
             patch.update(self.profiles[profile])

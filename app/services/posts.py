@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import Chat, OutboxRow, Post, PostDelivery, PostRevision
@@ -30,7 +30,8 @@ from app.senders.split import (
     split_text,
     utf8_len,
 )
-from app.services.recurrence import Schedule, next_fire
+from app.services.recurrence import DayFilter, Schedule, make_schedule, next_fire
+from app.settings import get_settings
 
 CONTENT_TYPES = ("text", "markdown", "image", "link", "news")
 EDITABLE = frozenset({"draft", "submitted", "scheduled", "paused"})
@@ -206,7 +207,7 @@ class Route:
     robot: tuple[str, str] | None = None
 
 
-def route_for(chat: Chat, robots: RobotKeys, notes: DeliveryNotes) -> Route:
+def route_for(chat: AnyChat, robots: RobotKeys, notes: DeliveryNotes) -> Route:
     """The channel for a scheduled post to `chat` (a bound group robot wins)."""
     if chat.robot:
         key, problem = robots.lookup(chat.robot)
@@ -230,7 +231,7 @@ def delivery_key(post_id: int, due_at: datetime, chat_pk: int) -> str:
 
 def drafts_for(
     content: PostContent,
-    chat: Chat,
+    chat: AnyChat,
     route: Route,
     *,
     key: str,
@@ -247,10 +248,17 @@ def drafts_for(
         drafts = draft_for(outgoing, key=key, chat_pk=chat.id, now=now, robot=route.robot)
     final_status = status or route.status
     final_note = note if status else route.note
-    return [replace(d, status=final_status, note=final_note, not_before=None) for d in drafts]
+    return [
+        d
+        if (d.status, d.note, d.not_before) == (final_status, final_note, None)
+        else replace(d, status=final_status, note=final_note, not_before=None)
+        for d in drafts
+    ]
 
 
-def _robot_news(rendered: Rendered, chat: Chat, robot: tuple[str, str], key: str) -> OutboxDraft:
+def _robot_news(
+    rendered: Rendered, chat: AnyChat, robot: tuple[str, str], key: str
+) -> OutboxDraft:
     name, webhook_key = robot
     articles = json.dumps([a.to_dict() for a in rendered.articles], ensure_ascii=False)
     return OutboxDraft(
@@ -265,7 +273,7 @@ def _robot_news(rendered: Rendered, chat: Chat, robot: tuple[str, str], key: str
     )
 
 
-def _chat_ref(chat: Chat) -> ChatRef:
+def _chat_ref(chat: AnyChat) -> ChatRef:
     try:
         platform = Platform(chat.platform)
     except ValueError:
@@ -292,26 +300,74 @@ class Targets:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ChatInfo:
+    """The columns of a chat that routing needs (cheaper than ORM objects in bulk)."""
+
+    id: int
+    platform: str
+    external_id: str
+    name: str | None
+    is_group: bool
+    tags: tuple[str, ...]
+    robot: str | None
+
+
+AnyChat = Chat | ChatInfo
+_CHAT_COLUMNS = (
+    Chat.id,
+    Chat.platform,
+    Chat.external_id,
+    Chat.name,
+    Chat.is_group,
+    Chat.tags,
+    Chat.robot,
+)
+
+
 class ChatDirectory:
-    """Chats loaded once per transaction, to resolve many posts' targets cheaply."""
+    """Chats loaded once per transaction (only those asked for), to resolve many posts'
+    targets cheaply."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._chats: dict[int, Chat] | None = None
+        self._chats: dict[int, ChatInfo] = {}
+        self._all_groups = False
 
-    def _all(self) -> dict[int, Chat]:
-        if self._chats is None:
-            self._chats = {c.id: c for c in self._session.scalars(select(Chat)).all()}
-        return self._chats
+    def prefetch(self, many: Iterable[Targets]) -> None:
+        """Load the chats these targets need in a few queries."""
+        pks: set[int] = set()
+        tagged = False
+        for targets in many:
+            pks.update(targets.chat_pks)
+            tagged = tagged or bool(targets.tags)
+        if tagged and not self._all_groups:
+            self._load(Chat.is_group.is_(True))
+            self._all_groups = True
+        missing = sorted(pks - self._chats.keys())
+        for start in range(0, len(missing), 500):
+            self._load(Chat.id.in_(missing[start : start + 500]))
 
-    def resolve(self, targets: Targets) -> list[Chat]:
+    def resolve(self, targets: Targets) -> list[ChatInfo]:
         """The target chats, each once, ordered by id."""
-        chats = self._all()
-        wanted = {pk for pk in targets.chat_pks if pk in chats}
+        self.prefetch([targets])
+        wanted = {pk for pk in targets.chat_pks if pk in self._chats}
         if targets.tags:
             tags = set(targets.tags)
-            wanted |= {c.id for c in chats.values() if c.is_group and tags & set(c.tags or ())}
-        return [chats[pk] for pk in sorted(wanted)]
+            wanted |= {c.id for c in self._chats.values() if c.is_group and tags & set(c.tags)}
+        return [self._chats[pk] for pk in sorted(wanted)]
+
+    def _load(self, where: ColumnElement[bool]) -> None:
+        for row in self._session.execute(select(*_CHAT_COLUMNS).where(where)).all():
+            self._chats[row.id] = ChatInfo(
+                row.id,
+                row.platform,
+                row.external_id,
+                row.name,
+                row.is_group,
+                tuple(row.tags or ()),
+                row.robot,
+            )
 
 
 # -- the review flow ------------------------------------------------------------------------
@@ -558,3 +614,34 @@ def _preview_one(content: PostContent, channel: str) -> ChannelPreview:
         warnings.append(f"{size} bytes is over the {limit}-byte limit: sent as {parts} messages")
     message = PreviewMessage(rendered.kind, rendered.text, size, limit, parts)
     return ChannelPreview(channel, (message,), tuple(warnings))
+
+
+# -- demo data --------------------------------------------------------------------------------
+DEMO_POSTS = (
+    (
+        "每周花卉知识",
+        "0 9 * * 1",
+        "🌿 每周花卉知识：冬季绿萝一周浇一次水，放在散射光处即可。",
+        True,
+    ),
+    ("每月促销", "0 10 1 * *", "🎉 每月会员日：全场鲜花 8 折，积分可抵现！", False),
+)
+
+
+def seed_demo_posts(session: Session) -> None:
+    """`qunyun demo`: a content calendar for the demo groups (idempotent, by title)."""
+    tz = get_settings().tz
+    now = datetime.now(UTC)
+    chats = session.scalars(
+        select(Chat.id).where(Chat.platform == "bridge", Chat.external_id.in_(("g-001", "g-002")))
+    ).all()
+    existing = set(session.scalars(select(Post.title).where(Post.source == "admin")))
+    posts = PostsService(session, tz=tz, now=now, grace=timedelta(0))
+    for title, cron, text, approved in DEMO_POSTS:
+        if title in existing or not chats:
+            continue
+        schedule = make_schedule(tz=tz, now=now, cron=cron, days=DayFilter.SKIP_HOLIDAYS)
+        draft = PostDraft(PostContent("text", text=text), Targets(tuple(chats)), schedule, title)
+        post = posts.create(draft, actor="demo", submit=not approved)
+        if approved:
+            posts.approve(post.id, actor="demo")

@@ -15,12 +15,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Literal
 
 import chinese_calendar
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from dateutil.rrule import rrule, rrulestr
 
+# chinese_calendar raises this (not a stub of ours) for a year it has no published data for.
+NoHolidayData = NotImplementedError
 log = logging.getLogger(__name__)
 ScheduleKind = Literal["once", "cron", "rrule"]
 CRON_FIELDS = 5
@@ -120,9 +123,8 @@ def make_schedule(
         until=local_time(until, tz).astimezone(UTC) if until is not None else None,
         days=day_filter,
     )
-    if schedule.until is not None and schedule.start is not None:
-        if schedule.until <= schedule.start:
-            raise ValueError("schedule.until must be after schedule.start")
+    if schedule.until is not None and schedule.until <= (schedule.start or now):
+        raise ValueError("schedule.until must be after schedule.start")
     if next_fire(schedule, max(now, schedule.start or now), tz) is None:
         raise ValueError("the schedule never fires (check the rule, until and days)")
     return schedule
@@ -187,9 +189,13 @@ def _raw_next(schedule: Schedule, after: datetime, tz: tzinfo) -> datetime | Non
     local_after = after.astimezone(tz)
     if schedule.kind == "cron":
         assert schedule.cron is not None
-        result: datetime = croniter(schedule.cron, local_after).get_next(datetime)
+        try:
+            result: datetime = croniter(schedule.cron, local_after).get_next(datetime)
+        except CroniterBadDateError:  # e.g. "0 9 30 2 *": February 30th never comes
+            return None
         return result
-    assert schedule.rrule is not None and schedule.start is not None
+    assert schedule.rrule is not None
+    assert schedule.start is not None
     found: datetime | None = _rule(schedule.rrule, schedule.start.astimezone(tz)).after(
         local_after, inc=False
     )
@@ -230,8 +236,8 @@ def is_public_holiday(day: date) -> bool:
     """A statutory public holiday day off (ordinary weekends do not count)."""
     try:
         on_holiday, name = chinese_calendar.get_holiday_detail(day)
-    except NotImplementedError:
-        log.warning("no holiday data for this year", extra={"year": day.year})
+    except NoHolidayData:
+        _no_data(day.year)
         return False
     return bool(on_holiday and name is not None)
 
@@ -240,15 +246,21 @@ def is_workday(day: date) -> bool:
     """An official workday: Monday–Friday except holidays, plus 调休 make-up weekend days."""
     try:
         return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        log.warning("no holiday data for this year", extra={"year": day.year})
+    except NoHolidayData:
+        _no_data(day.year)
         return day.weekday() < SATURDAY
+
+
+@lru_cache(maxsize=64)
+def _no_data(year: int) -> None:
+    """Warn once per year and process: chinese_calendar needs an update for that year."""
+    log.warning("no holiday data for %s: upgrade chinese-calendar", year)
 
 
 def holiday_data_covers(day: date) -> bool:
     """Whether chinese_calendar has published data for `day`'s year (for preview warnings)."""
     try:
         chinese_calendar.is_holiday(day)
-    except NotImplementedError:
+    except NoHolidayData:
         return False
     return True

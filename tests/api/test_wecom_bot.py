@@ -93,7 +93,16 @@ def test_stream_refresh_gets_the_reply_when_processing_finished_later(
 def test_message_without_an_answer_gets_an_empty_200(
     wecom_client: TestClient, clock: FixedClock
 ) -> None:
-    params, body = bot_request(clock, _group_text("随便聊聊"))
+    image = {
+        "msgid": "img-1",
+        "aibotid": "bot-1",
+        "chattype": "single",
+        "from": {"userid": "lisi"},
+        "response_url": "https://example.invalid/resp",
+        "msgtype": "image",
+        "image": {"url": "https://example.invalid/encrypted-image"},
+    }
+    params, body = bot_request(clock, image)
 
     response = wecom_client.post(URL, params=params, content=body)
 
@@ -107,3 +116,18 @@ def test_json_where_the_envelope_is_bad_is_400(
     params, _ = bot_request(clock, _group_text("帮助"))
     for bad in (b"<xml/>", b"[]", b'{"encrypt": 5}', b""):
         assert wecom_client.post(URL, params=params, content=bad).status_code == 400
+
+
+def test_url_verification_uses_the_empty_receiveid(
+    wecom_client: TestClient, clock: FixedClock
+) -> None:
+    ts = str(int(clock.now().timestamp()))
+    echostr, signature = bot_crypto(clock).seal(b"5927782489442352469", nonce="n", timestamp=ts)
+    params = {"msg_signature": signature, "timestamp": ts, "nonce": "n", "echostr": echostr}
+
+    response = wecom_client.get(URL, params=params)
+    wrong_channel = wecom_client.get("/callbacks/wecom/other", params=params)
+
+    assert response.status_code == 200
+    assert response.text == "5927782489442352469"
+    assert wrong_channel.status_code == 422

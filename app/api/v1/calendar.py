@@ -18,14 +18,14 @@ from app.api.deps import RuntimeDep, SessionDep
 from app.api.v1.posts import (
     ConfigDep,
     TargetsIn,
+    calendar_service,
     delivery_out,
     resolve_targets,
-    calendar_service,
 )
 from app.api.v1.schemas import iso
+from app.runtime import Runtime
 from app.services.calendar import OccurrenceView
 from app.services.campaigns import AnnouncementTemplate, CampaignAnnouncements, parse_offset
-from app.runtime import Runtime
 
 router = APIRouter(tags=["calendar"])
 View = Literal["week", "month"]

@@ -24,6 +24,7 @@ from app.services.points_config import load_points_config
 
 router = APIRouter(prefix="/points", tags=["points"])
 MAX_EXPORT_ROWS = 200_000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "id",
     "created_at",
@@ -71,6 +72,14 @@ def _filters(
         until=end,
         after_id=after_id,
     )
+
+
+def _cell(value: object) -> object:
+    """Member names and notes are typed by people: a text starting with = + - @ would run as
+    a formula in a spreadsheet, so it is prefixed with ' (numbers stay numbers)."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
 
 
 def _item(row: LedgerRow, runtime: Runtime) -> dict[str, Any]:
@@ -150,7 +159,7 @@ def export_ledger(
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     for row in ledger_rows(session, filters, limit=MAX_EXPORT_ROWS):
-        writer.writerow(_item(row, runtime))
+        writer.writerow({k: _cell(v) for k, v in _item(row, runtime).items()})
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -37,7 +37,7 @@ from app.services.posts import (
     preview,
     route_for,
 )
-from app.services.recurrence import Schedule, make_schedule
+from app.services.recurrence import DayFilter, Schedule, holiday_data_covers, make_schedule
 
 router = APIRouter(tags=["posts"])
 PLATFORMS = "^(bridge|wecom_app|wecom_bot|console)$"
@@ -124,8 +124,15 @@ class PostIn(_Strict):
     content: Content
     targets: TargetsIn
     schedule: ScheduleIn
+    # The channel of targets.chat_ids when targets.platform is not given (SPEC: default bridge).
+    platform: Annotated[str | None, Field(pattern=PLATFORMS)] = None
     submit: bool = False
     by: Name | None = None
+
+    def resolved_targets(self) -> TargetsIn:
+        if self.platform and "platform" not in self.targets.model_fields_set:
+            return self.targets.model_copy(update={"platform": self.platform})
+        return self.targets
 
 
 class PostEdit(_Strict):
@@ -278,6 +285,10 @@ def _warnings(session: Session, post: Post, config: SchedulerConfig) -> list[str
             found[f"{chat.external_id}: {route.note}"] = None
     if not chats:
         found["no group matches the targets yet"] = None
+    schedule = Schedule.from_dict(post.schedule)
+    first = post.next_due_at or schedule.at or schedule.start
+    if schedule.days != DayFilter.ALL and first and not holiday_data_covers(first.date()):
+        found[f"no holiday data for {first.year} yet: upgrade chinese-calendar"] = None
     return list(found)
 
 
@@ -302,7 +313,8 @@ def create_post(
     body: PostIn, session: SessionDep, runtime: RuntimeDep, config: ConfigDep
 ) -> dict[str, Any]:
     """Create a post in draft (or submitted, with `submit: true`); an admin approves it."""
-    draft = _draft(session, runtime, body.title, body.content, body.targets, body.schedule)
+    targets = body.resolved_targets()
+    draft = _draft(session, runtime, body.title, body.content, targets, body.schedule)
     try:
         post = _posts(session, runtime, config).create(draft, actor=body.by, submit=body.submit)
     except (ValueError, PostStateError) as error:
@@ -381,7 +393,7 @@ def _current_inputs(
         rrule=stored.rrule,
         start=stored.start,
         until=stored.until,
-        days=str(stored.days),  # type: ignore[arg-type]
+        days=stored.days.value,
     )
     return content, targets, schedule
 

@@ -1,0 +1,162 @@
+"""Flash-sale settings from config/flash_sale.toml: claim aliases, payment window and link,
+stock thresholds, announcement templates and member-facing texts (zh-CN).
+
+Loaded once per process (`load_flash_sale_config`); nothing here touches the database. A typo
+in a placeholder fails at start, not in a group.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from app.services.campaigns import AnnouncementTemplate, parse_offset
+from app.settings import CONFIG_DIR
+
+FLASH_SALE_CONFIG_PATH = CONFIG_DIR / "flash_sale.toml"
+
+_MEMBER = frozenset({"name", "number", "item"})
+TEXT_FIELDS: dict[str, frozenset[str]] = {
+    "claimed": _MEMBER | {"price_part", "deadline", "pay_link"},
+    "claimed_done": _MEMBER | {"points", "balance"},
+    "price_money": frozenset({"price"}),
+    "price_money_points": frozenset({"price", "points"}),
+    "sold_out": _MEMBER,
+    "waitlisted": _MEMBER | {"position"},
+    "not_started": frozenset({"name", "sale", "starts_at", "countdown"}),
+    "ended": frozenset({"name", "sale"}),
+    "no_sale": frozenset({"name"}),
+    "unknown_item": frozenset({"name", "number", "numbers"}),
+    "over_limit": _MEMBER | {"limit", "held"},
+    "not_eligible_level": frozenset({"name", "level", "current"}),
+    "not_eligible_joined": frozenset({"name", "date"}),
+    "not_eligible_blocked": frozenset({"name"}),
+    "insufficient_points": _MEMBER | {"points", "balance"},
+    "left": frozenset({"number", "item", "left"}),
+    "sold_out_notice": frozenset({"number", "item", "payment_minutes"}),
+    "released": _MEMBER | {"minutes"},
+    "offered": _MEMBER | {"price_part", "deadline", "pay_link"},
+    "offered_done": _MEMBER | {"points"},
+    "order_cancelled": _MEMBER | {"points_part"},
+    "points_refunded_part": frozenset({"points"}),
+    "paid": _MEMBER,
+    "results": frozenset({"sale", "lines", "claimed", "total", "winners"}),
+    "result_line": frozenset({"number", "item", "claimed", "total"}),
+    "item_line": frozenset({"number", "item", "price_text", "total", "limit"}),
+    "countdown_days": frozenset({"days", "hours"}),
+    "countdown_hours": frozenset({"hours", "minutes"}),
+    "countdown_minutes": frozenset({"minutes", "seconds"}),
+    "countdown_seconds": frozenset({"seconds"}),
+}
+ANNOUNCEMENT_FIELDS = frozenset({"name", "starts_at", "ends_at", "items", "payment_minutes"})
+
+
+def placeholders(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+
+
+class FlashSaleTexts(BaseModel):
+    """Member-facing templates; `render(key, **values)` fills the placeholders."""
+
+    model_config = ConfigDict(frozen=True)
+
+    templates: dict[str, str]
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> Self:
+        missing = sorted(set(TEXT_FIELDS) - set(self.templates))
+        if missing:
+            raise ValueError(f"[texts] is missing {', '.join(missing)}")
+        for key, template in self.templates.items():
+            allowed = TEXT_FIELDS.get(key)
+            if allowed is None:
+                raise ValueError(f"[texts] has an unknown text {key!r}")
+            unknown = placeholders(template) - allowed
+            if unknown:
+                raise ValueError(f"[texts] {key} uses unknown placeholders {sorted(unknown)}")
+        return self
+
+    def render(self, key: str, **values: object) -> str:
+        return self.templates[key].format(**values)
+
+
+class AnnouncementConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    anchor: Literal["start", "end"]
+    offset: str
+    text: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _valid(self) -> Self:
+        parse_offset(self.offset)
+        unknown = placeholders(self.text) - ANNOUNCEMENT_FIELDS
+        if unknown:
+            raise ValueError(f"announcement {self.key} uses unknown placeholders {unknown}")
+        return self
+
+
+class FlashSaleConfig(BaseModel):
+    """Everything in config/flash_sale.toml, validated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    aliases: tuple[str, ...] = Field(("抢",), min_length=1)
+    payment_window_minutes: int = Field(15, ge=1, le=7 * 24 * 60)
+    payment_link: str = Field(min_length=1, max_length=512)
+    left_thresholds: tuple[int, ...] = (10, 3)
+    release_interval_seconds: float = Field(30.0, ge=1, le=3600)
+    results_grace_hours: float = Field(6.0, ge=0)
+    announcements: tuple[AnnouncementConfig, ...] = ()
+    texts: FlashSaleTexts
+
+    @model_validator(mode="after")
+    def _sane(self) -> Self:
+        if any(not alias.strip() or any(c.isdigit() for c in alias) for alias in self.aliases):
+            raise ValueError("aliases must be non-empty words without digits")
+        if any(n < 1 for n in self.left_thresholds):
+            raise ValueError("left_thresholds must be positive")
+        unknown = placeholders(self.payment_link) - {"order_id", "sale_id", "number"}
+        if unknown:
+            raise ValueError(f"payment_link uses unknown placeholders {sorted(unknown)}")
+        return self
+
+    def pay_link(self, *, order_id: int, sale_id: int, number: int) -> str:
+        return self.payment_link.format(order_id=order_id, sale_id=sale_id, number=number)
+
+    def templates(self, items_text: str, payment_minutes: int) -> list[AnnouncementTemplate]:
+        """The announcement templates with {items} and {payment_minutes} filled in; the
+        calendar fills {name}, {starts_at} and {ends_at} itself."""
+        escaped = items_text.replace("{", "{{").replace("}", "}}")
+        return [
+            AnnouncementTemplate(
+                key=a.key,
+                anchor=a.anchor,
+                offset=parse_offset(a.offset),
+                text=a.text.replace("{items}", escaped).replace(
+                    "{payment_minutes}", str(payment_minutes)
+                ),
+            )
+            for a in self.announcements
+        ]
+
+
+def parse_flash_sale_config(text: str) -> FlashSaleConfig:
+    data: dict[str, Any] = tomllib.loads(text)
+    data["texts"] = {"templates": data.get("texts", {})}
+    return FlashSaleConfig.model_validate(data)
+
+
+@lru_cache
+def load_flash_sale_config(path: Path = FLASH_SALE_CONFIG_PATH) -> FlashSaleConfig:
+    """The flash-sale config (cached per path); a bad file raises ValueError with the reason."""
+    try:
+        return parse_flash_sale_config(path.read_text(encoding="utf-8"))
+    except (ValidationError, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"{path.name}: {error}") from None

@@ -1,0 +1,305 @@
+"""Flash-sale claims (`抢<编号>`): decide what a member's claim gets, and take the unit.
+
+Runs inside the inbox worker's transaction (`ctx.services.flash_sales.claim`) and in tests and
+the benchmark in a transaction of their own. One indexed query finds the item on sale in the
+member's group together with the duplicate check (the message's dedupe key) and the block
+list; then the checks run in the order a member would expect: not started (with the
+countdown), not eligible, sold out (joining the waitlist), and finally the atomic take
+(app/services/flash_sale_claims.py). Writes: `flash_sale_orders`, `flash_sale_holdings`,
+`flash_sale_items.stock`, `flash_sale_waitlist`, the points ledger for points-priced items, and
+the "仅剩 N 件" / "已售罄" group announcements (outbox) when a threshold is crossed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, bindparam, exists, func, select
+from sqlalchemy.orm import Session
+
+from app.clock import Clock
+from app.db.models import (
+    ChatMember,
+    FlashSale,
+    FlashSaleBlock,
+    FlashSaleChat,
+    FlashSaleItem,
+    FlashSaleOrder,
+    FlashSaleWaitlist,
+)
+from app.db.models import FlashSaleHolding as Holding
+from app.db.upsert import cached_statement, dialect_insert
+from app.services.flash_sale_claims import Take, order_by_key, take_unit
+from app.services.flash_sale_config import FlashSaleConfig
+from app.services.flash_sale_notices import announce_stock
+from app.services.flash_sale_views import (
+    ITEM_COLUMNS,
+    SALE_COLUMNS,
+    ItemView,
+    OrderView,
+    SaleView,
+    from_row,
+)
+from app.services.points import PointsService
+
+ClaimStatus = Literal[
+    "claimed",
+    "duplicate",
+    "not_started",
+    "ended",
+    "no_sale",
+    "unknown_item",
+    "not_eligible",
+    "sold_out",
+    "waitlisted",
+    "over_limit",
+    "insufficient_points",
+]
+RECENTLY_ENDED = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    """What a claim got; the handler turns it into the reply (flash_sale_notices)."""
+
+    status: ClaimStatus
+    sale: SaleView | None = None
+    item: ItemView | None = None
+    order: OrderView | None = None
+    left: int | None = None
+    held: int = 0
+    position: int = 0
+    balance: int = 0
+    reason: str = ""  # not_eligible: "blocked" | "level" | "joined"
+    level: int = 0  # not_eligible by level: the member's level
+    numbers: tuple[int, ...] = ()  # unknown_item: the numbers on sale
+    requested: int = 0  # unknown_item: the number the member asked for
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The item on sale in the member's group, and what the claim path needs to know."""
+
+    sale: SaleView
+    item: ItemView
+    blocked: bool  # the member is on the block list
+    duplicate: bool  # an order with this claim key exists
+    held: int  # units of the item the member holds
+
+
+# Hot-path statements are built once (bind parameters) and reused: building SQLAlchemy
+# expressions per claim cost more than running them.
+def _find_statement(_dialect: str) -> Any:
+    sales, items, chats = (m.__table__ for m in (FlashSale, FlashSaleItem, FlashSaleChat))
+    blocks, orders, holdings = (m.__table__ for m in (FlashSaleBlock, FlashSaleOrder, Holding))
+    member = bindparam("member_pk", type_=Integer())
+    held = (
+        select(holdings.c.held)
+        .where(holdings.c.item_id == items.c.id, holdings.c.member_id == member)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            *SALE_COLUMNS,
+            *ITEM_COLUMNS,
+            exists().where(blocks.c.member_id == member).label("blocked"),
+            exists().where(orders.c.claim_key == bindparam("key")).label("dup"),
+            func.coalesce(held, 0).label("held"),
+        )
+        .select_from(items.join(sales, sales.c.id == items.c.sale_id))
+        .join(chats, chats.c.sale_id == sales.c.id)
+        .where(
+            chats.c.chat_id == bindparam("chat_pk"),
+            items.c.number == bindparam("number"),
+            sales.c.status == "scheduled",
+            sales.c.ends_at > bindparam("at"),
+        )
+        .order_by(sales.c.starts_at, sales.c.id)
+        .limit(1)
+    )
+
+
+def _waitlist_insert(dialect: str) -> Any:
+    table = FlashSaleWaitlist.__table__
+    return dialect_insert(dialect)(table).on_conflict_do_nothing(
+        index_elements=["item_id", "member_id"]
+    )
+
+
+def _waitlist_place_statement(_dialect: str) -> Any:
+    waitlist = FlashSaleWaitlist.__table__
+    mine = waitlist.alias("mine")
+    ahead = (
+        select(func.count())
+        .where(
+            waitlist.c.item_id == mine.c.item_id,
+            waitlist.c.status == "waiting",
+            waitlist.c.id <= mine.c.id,
+        )
+        .scalar_subquery()
+    )
+    return select(mine.c.status, ahead.label("place")).where(
+        mine.c.item_id == bindparam("item_id"), mine.c.member_id == bindparam("member_pk")
+    )
+
+
+class FlashSaleService:
+    """Per-transaction flash-sale operations members trigger from a chat."""
+
+    def __init__(
+        self,
+        session: Session,
+        points: PointsService,
+        config: FlashSaleConfig,
+        clock: Clock,
+        tz: ZoneInfo,
+    ) -> None:
+        self.session = session
+        self.points = points
+        self.config = config
+        self.clock = clock
+        self.tz = tz
+
+    def claim(
+        self, member_pk: int, chat_pk: int, number: int, *, key: str, at: datetime | None = None
+    ) -> ClaimResult:
+        """Claim one unit of item `number` on sale in the chat; `key` makes it idempotent
+        (the message's dedupe key). `at` is when the member sent it (never later than now)."""
+        now = self.clock.now()
+        at = min(at or now, now)
+        found = self._find(chat_pk, number, member_pk, key, at)
+        if found is None:
+            return self._not_found(chat_pk, number, at)
+        sale, item = found.sale, found.item
+        if found.duplicate:
+            balance = self.points.account(member_pk).balance if item.points_price else 0
+            order = order_by_key(self.session, key)
+            return ClaimResult("duplicate", sale, item, order, balance=balance)
+        if at < sale.starts_at:
+            return ClaimResult("not_started", sale, item)
+        refusal = self._eligibility(sale, member_pk, chat_pk, blocked=found.blocked)
+        if refusal is not None:
+            return refusal
+        if found.held >= item.per_member_limit:
+            return ClaimResult("over_limit", sale, item, held=found.held)
+        if item.stock <= 0:  # a plain read: sold-out claims never queue on the hot row
+            return self._sold_out(found, member_pk, chat_pk, now)
+        return self._take(found, member_pk, chat_pk, key, now)
+
+    def _take(
+        self, found: Found, member_pk: int, chat_pk: int, key: str, now: datetime
+    ) -> ClaimResult:
+        sale, item = found.sale, found.item
+        outcome = take_unit(
+            self.session, self.points, Take(sale, item, member_pk, chat_pk, key, now)
+        )
+        if outcome.status == "sold_out":  # another claim took the last unit since our read
+            return self._sold_out(found, member_pk, chat_pk, now)
+        if outcome.status == "taken" and outcome.left is not None:
+            announce_stock(self.session, self.config, sale, item, outcome.left, now)
+        status: ClaimStatus = "claimed" if outcome.status == "taken" else outcome.status
+        return ClaimResult(
+            status, sale, item, outcome.order, outcome.left, outcome.held, balance=outcome.balance
+        )
+
+    # -- lookups ----------------------------------------------------------------------------
+    def _find(
+        self, chat_pk: int, number: int, member_pk: int, key: str, at: datetime
+    ) -> Found | None:
+        stmt = cached_statement(self.session, "flash-find", _find_statement)
+        params = {"chat_pk": chat_pk, "number": number, "member_pk": member_pk, "key": key}
+        row = self.session.execute(stmt, {**params, "at": at}).one_or_none()
+        if row is None:
+            return None
+        return Found(
+            from_row(SaleView, row, "s_"),
+            from_row(ItemView, row, "i_"),
+            bool(row.blocked),
+            bool(row.dup),
+            int(row.held),
+        )
+
+    def _not_found(self, chat_pk: int, number: int, at: datetime) -> ClaimResult:
+        """No such item on sale here: another item number, an ended sale, or no sale."""
+        sales = select(*SALE_COLUMNS).join(FlashSaleChat, FlashSaleChat.sale_id == FlashSale.id)
+        sales = sales.where(FlashSaleChat.chat_id == chat_pk, FlashSale.status == "scheduled")
+        current = self.session.execute(
+            sales.where(FlashSale.ends_at > at).order_by(FlashSale.starts_at).limit(1)
+        ).one_or_none()
+        if current is not None:
+            sale = from_row(SaleView, current, "s_")
+            numbers = self.session.scalars(
+                select(FlashSaleItem.number)
+                .where(FlashSaleItem.sale_id == sale.id)
+                .order_by(FlashSaleItem.number)
+            ).all()
+            return ClaimResult("unknown_item", sale, numbers=tuple(numbers), requested=number)
+        ended = self.session.execute(
+            sales.where(FlashSale.ends_at > at - RECENTLY_ENDED)
+            .order_by(FlashSale.ends_at.desc())
+            .limit(1)
+        ).one_or_none()
+        if ended is not None:
+            return ClaimResult("ended", from_row(SaleView, ended, "s_"))
+        return ClaimResult("no_sale")
+
+    # -- checks -----------------------------------------------------------------------------
+    def _eligibility(
+        self, sale: SaleView, member_pk: int, chat_pk: int, *, blocked: bool
+    ) -> ClaimResult | None:
+        if sale.exclude_blocked and blocked:
+            return ClaimResult("not_eligible", sale, reason="blocked")
+        if sale.min_level is not None:
+            level = self.points.level_status(member_pk).current.level
+            if level < sale.min_level:
+                return ClaimResult("not_eligible", sale, reason="level", level=level)
+        if sale.joined_before is not None:
+            joined = self._joined_at(chat_pk, member_pk)
+            if joined is None or joined >= sale.joined_before:
+                return ClaimResult("not_eligible", sale, reason="joined")
+        return None
+
+    def _joined_at(self, chat_pk: int, member_pk: int) -> datetime | None:
+        """When the member joined the group (or was first seen there, if no join event)."""
+        row = self.session.execute(
+            select(ChatMember.joined_at, ChatMember.first_seen_at).where(
+                ChatMember.chat_id == chat_pk, ChatMember.member_id == member_pk
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        joined: datetime | None = row.joined_at or row.first_seen_at
+        return joined
+
+    # -- sold out and the waitlist ----------------------------------------------------------
+    def _sold_out(self, found: Found, member_pk: int, chat_pk: int, now: datetime) -> ClaimResult:
+        sale, item = found.sale, found.item
+        if not sale.waitlist:
+            return ClaimResult("sold_out", sale, item, left=0, held=found.held)
+        position = self._join_waitlist(sale, item, member_pk, chat_pk, now)
+        if position == 0:
+            return ClaimResult("sold_out", sale, item, left=0, held=found.held)
+        return ClaimResult("waitlisted", sale, item, left=0, held=found.held, position=position)
+
+    def _join_waitlist(
+        self, sale: SaleView, item: ItemView, member_pk: int, chat_pk: int, now: datetime
+    ) -> int:
+        """Queue the member for the item (once); their place among those waiting, 0 if their
+        earlier place was already used."""
+        row: dict[str, Any] = {
+            "sale_id": sale.id,
+            "item_id": item.id,
+            "member_id": member_pk,
+            "chat_id": chat_pk,
+            "status": "waiting",
+            "created_at": now,
+        }
+        self.session.execute(
+            cached_statement(self.session, "flash-waitlist", _waitlist_insert), row
+        )
+        stmt = cached_statement(self.session, "flash-waitlist-place", _waitlist_place_statement)
+        mine = self.session.execute(stmt, {"item_id": item.id, "member_pk": member_pk}).one()
+        return int(mine.place) if mine.status == "waiting" else 0

@@ -1,0 +1,128 @@
+"""Sale administration: announcements follow the sale, edits replace items, cancel cleans up."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.clock import FixedClock
+from app.db.models import FlashSaleWaitlist
+from app.db.session import transaction
+from app.services.campaigns import CampaignAnnouncements
+from app.services.flash_sale_admin import (
+    FlashSaleAdmin,
+    SaleInput,
+    SaleStateError,
+    campaign_key,
+    check_input,
+)
+from app.services.flash_sale_config import load_flash_sale_config
+from app.services.flash_sale_orders import OrderContext
+from tests.conftest import SHANGHAI
+from tests.flash_sale_helpers import START, claim, create_sale, item, seed_members, stock_of
+from tests.flash_sale_helpers import service as flash_service
+
+Factory = sessionmaker[Session]
+
+
+def _admin(session: Session, clock: FixedClock) -> FlashSaleAdmin:
+    return FlashSaleAdmin(session, load_flash_sale_config(), tz=SHANGHAI, now=clock.now())
+
+
+def _announcements(factory: Factory, sale: int) -> list[tuple[str, str]]:
+    with factory() as session:
+        rows = CampaignAnnouncements.announcements(session, campaign_key(sale))
+        return [(a.template_key, p.status) for a, p in rows]
+
+
+def test_announcements_already_due_are_skipped_and_the_start_lists_the_items(
+    session_factory: Factory, clock: FixedClock
+) -> None:
+    chat, _ = seed_members(session_factory, clock.now(), 1)
+
+    sale = create_sale(session_factory, clock, [chat], [item(1, name="红玫瑰")])
+
+    assert _announcements(session_factory, sale) == [
+        ("flash_reminder_10m", "scheduled"),
+        ("flash_start", "scheduled"),
+    ]
+    with session_factory() as session:
+        posts = dict(CampaignAnnouncements.announcements(session, campaign_key(sale)))
+    start = next(post for a, post in posts.items() if a.template_key == "flash_start")
+    assert "1号 红玫瑰 ¥29.90，限量 100 件，每人限 1 件" in start.content["text"]
+    assert start.content["text"].startswith("【秒杀开始】「周末秒杀」开抢啦！")
+
+
+def test_an_edit_before_the_start_replaces_items_and_groups(
+    session_factory: Factory, clock: FixedClock
+) -> None:
+    chat, _ = seed_members(session_factory, clock.now(), 1)
+    other, _ = seed_members(session_factory, clock.now(), 1, chat="g-002", prefix="o")
+    sale = create_sale(session_factory, clock, [chat])
+    with transaction(session_factory) as session:
+        admin = _admin(session, clock)
+        current = admin.sale(sale)
+        data = SaleInput(
+            current.name, (other,), current.starts_at, current.ends_at,
+            (item(7, stock=30),), 20,
+        )  # fmt: skip
+        admin.edit(sale, data)
+
+    with session_factory() as session:
+        admin = _admin(session, clock)
+        assert [(i.number, i.stock, i.total) for i in admin.items(sale)] == [(7, 30, 30)]
+        assert admin.chat_pks(sale) == [other]
+        assert admin.sale(sale).payment_window_minutes == 20
+
+
+def test_a_cancelled_sale_cannot_be_edited_or_cancelled_again(
+    session_factory: Factory, clock: FixedClock
+) -> None:
+    chat, members = seed_members(session_factory, clock.now(), 3)
+    sale = create_sale(session_factory, clock, [chat], [item(1, stock=1)])
+    clock.set(START)
+    claim(session_factory, clock, members[0], chat)
+    claim(session_factory, clock, members[1], chat)  # waitlisted
+    with transaction(session_factory) as session:
+        admin = _admin(session, clock)
+        ctx = OrderContext(
+            flash_service(session, clock).points, admin.config, SHANGHAI, clock.now()
+        )
+        assert admin.cancel(ctx, sale, operator="admin") == 1
+
+    with transaction(session_factory) as session:
+        admin = _admin(session, clock)
+        with pytest.raises(SaleStateError, match="cancelled"):
+            admin.edit(sale, replace_sale(admin, sale))
+    with session_factory() as session:
+        statuses = set(session.scalars(select(FlashSaleWaitlist.status)))
+    assert statuses == {"closed"}
+    assert stock_of(session_factory, sale) == 1
+
+
+def replace_sale(admin: FlashSaleAdmin, sale_id: int) -> SaleInput:
+    current = admin.sale(sale_id)
+    return SaleInput(
+        current.name, tuple(admin.chat_pks(sale_id)), current.starts_at,
+        current.ends_at + timedelta(hours=1), (item(1),), 15,
+    )  # fmt: skip
+
+
+def test_check_input_rules(clock: FixedClock) -> None:
+    good = SaleInput("s", (1,), START, START + timedelta(hours=1), (item(1),), 15)
+
+    check_input(good, clock.now())
+    with pytest.raises(ValueError, match="after starts_at"):
+        check_input(replace(good, ends_at=START), clock.now())
+    with pytest.raises(ValueError, match="past"):
+        check_input(good, START + timedelta(hours=2))
+    with pytest.raises(ValueError, match="at least one group"):
+        check_input(replace(good, chat_pks=()), clock.now())
+    with pytest.raises(ValueError, match="distinct numbers"):
+        check_input(replace(good, items=(item(1), item(1))), clock.now())
+    with pytest.raises(ValueError, match="price"):
+        check_input(replace(good, items=(item(1, price_cents=0),)), clock.now())

@@ -1,0 +1,94 @@
+"""The recent-activity table: what activity rules are given, once per message, pruned by age."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app.clock import FixedClock
+from app.db.models import ModerationActivity
+from app.messages import ChatRef
+from app.runtime import Runtime
+from app.services import Services
+from app.services.moderation_activity import (
+    MIN_RETENTION,
+    PRUNE_EVERY,
+    ActivityLog,
+    length_range,
+)
+from tests.factories import GROUP
+from tests.moderation.db_helpers import in_services, member_pk, say
+
+
+def _count(runtime: Runtime) -> int:
+    with runtime.deps.session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(ModerationActivity)) or 0)
+
+
+def test_length_range_bounds_what_can_be_similar() -> None:
+    assert length_range(20, 1.0) == (20, 20)
+    assert length_range(20, 0.9) == (16, 25)
+
+
+def test_a_message_is_recorded_once(runtime: Runtime, clock: FixedClock) -> None:
+    say(runtime, clock, "你好")
+    chat = in_services(runtime, lambda s: s.members.ensure_chat(_group(), now=clock.now()))
+    pk = member_pk(runtime)
+
+    def record(services: Services) -> bool:
+        return ActivityLog(services.session).record(
+            message_key="k-1", chat_pk=chat, member_pk=pk, text_key="abc", at=clock.now()
+        )
+
+    assert in_services(runtime, record)
+    assert not in_services(runtime, record)
+    assert _count(runtime) == 2  # "你好" and k-1
+
+
+def test_recent_gives_the_members_window_and_similar_texts_of_others(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    say(runtime, clock, "今天的玫瑰真的很漂亮呀", user="u-a")
+    say(runtime, clock, "完全不一样而且长得多的一句话，和别的都不像", user="u-b")
+    clock.advance(seconds=5)
+    say(runtime, clock, "早", user="u-c")
+    pk = member_pk(runtime, "u-c")
+
+    def recent(services: Services) -> list[str]:
+        rules = services.moderation.config.scope_rules("bridge", "g-001")
+        chat = services.members.ensure_chat(_group(), now=clock.now())
+        found = ActivityLog(services.session).recent(
+            rules,
+            chat_pk=chat,
+            member_pk=pk,
+            text_key="今天的玫瑰真的很漂亮啊",
+            at=clock.now(),
+        )
+        return [m.normalized_text for m in found]
+
+    assert in_services(runtime, recent) == ["今天的玫瑰真的很漂亮呀", "早"]
+
+
+def test_old_rows_are_pruned(runtime: Runtime, clock: FixedClock) -> None:
+    say(runtime, clock, "一条旧消息")
+    clock.advance(hours=25)
+    chat = in_services(runtime, lambda s: s.members.ensure_chat(_group(), now=clock.now()))
+    pk = member_pk(runtime)
+
+    def fill(services: Services) -> None:
+        log = ActivityLog(services.session)
+        for n in range(PRUNE_EVERY):
+            log.record(
+                message_key=f"m-{n}", chat_pk=chat, member_pk=pk, text_key="x", at=clock.now()
+            )
+
+    in_services(runtime, fill)  # row id PRUNE_EVERY prunes what is older than the retention
+
+    assert _count(runtime) == PRUNE_EVERY
+    cutoff = clock.now() - MIN_RETENTION - timedelta(seconds=1)
+    assert in_services(runtime, lambda s: ActivityLog(s.session).prune(cutoff)) == 0
+
+
+def _group() -> ChatRef:
+    return GROUP
