@@ -9,7 +9,7 @@ member taps one more time than their limit, so attempts exceed units: a double-c
 1. service — threads released by a barrier call `FlashSaleService.claim`, one transaction per
    claim (the raw claim path: lookups, checks, savepoint, conditional updates);
 2. pipeline burst — all claim messages are stored as inbox rows at once, then inbox workers
-   (PostgreSQL: several processes; SQLite: threads of one process, its one-writer setup)
+   (PostgreSQL: one process per CPU; SQLite: one worker thread, its one-writer setup)
    process them: presence, pipeline, claim, reply into the outbox, one commit each;
 3. pipeline paced — messages are stored at `--rate` per second (open loop, 5 ms batches, like
    the webhook's group commit) while the workers run; latency = reply committed − row stored.
@@ -442,7 +442,9 @@ def main() -> None:
 
 
 def _runs(db: str, args: argparse.Namespace) -> list[Result]:
-    workers = args.workers if db == "postgresql" else 2
+    # SQLite: one worker thread, as `qunyun serve` runs (threads sharing the one connection
+    # only take turns, and the pool is not fair: a second one starves).
+    workers = args.workers if db == "postgresql" else 1
     results = []
     for units in args.units:
         scenario = Scenario(units, args.members)

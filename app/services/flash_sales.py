@@ -8,6 +8,7 @@ countdown), not eligible, sold out (joining the waitlist), and finally the atomi
 (app/services/flash_sale_claims.py). Writes: `flash_sale_orders`, `flash_sale_holdings`,
 `flash_sale_items.stock`, `flash_sale_waitlist`, the points ledger for points-priced items, and
 the "仅剩 N 件" / "已售罄" group announcements (outbox) when a threshold is crossed.
+"Blocked" means on the flash-sale block list or on the community blacklist (moderation).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, bindparam, exists, func, select
+from sqlalchemy import Integer, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
@@ -29,6 +30,7 @@ from app.db.models import (
     FlashSaleItem,
     FlashSaleOrder,
     FlashSaleWaitlist,
+    ModerationBlacklist,
 )
 from app.db.models import FlashSaleHolding as Holding
 from app.db.upsert import cached_statement, dialect_insert
@@ -95,7 +97,12 @@ class Found:
 def _find_statement(_dialect: str) -> Any:
     sales, items, chats = (m.__table__ for m in (FlashSale, FlashSaleItem, FlashSaleChat))
     blocks, orders, holdings = (m.__table__ for m in (FlashSaleBlock, FlashSaleOrder, Holding))
+    blacklist = ModerationBlacklist.__table__
     member = bindparam("member_pk", type_=Integer())
+    blocked = or_(
+        exists().where(blocks.c.member_id == member),
+        exists().where(blacklist.c.member_id == member, blacklist.c.lifted_at.is_(None)),
+    )
     held = (
         select(holdings.c.held)
         .where(holdings.c.item_id == items.c.id, holdings.c.member_id == member)
@@ -105,7 +112,7 @@ def _find_statement(_dialect: str) -> Any:
         select(
             *SALE_COLUMNS,
             *ITEM_COLUMNS,
-            exists().where(blocks.c.member_id == member).label("blocked"),
+            blocked.label("blocked"),
             exists().where(orders.c.claim_key == bindparam("key")).label("dup"),
             func.coalesce(held, 0).label("held"),
         )

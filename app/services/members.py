@@ -55,7 +55,18 @@ class MembersService:
         self._session = session
 
     def ensure_chat(self, chat: ChatRef, *, now: datetime) -> int:
-        """Return chats.id, creating the chat when its first message arrives."""
+        """Return chats.id, creating the chat when its first message arrives.
+
+        A plain read first: an upsert would lock the group's row on every message and so
+        serialise all of a busy group's messages (a flash-sale start) on PostgreSQL.
+        """
+        known = self._session.execute(
+            select(Chat.id, Chat.name).where(
+                Chat.platform == str(chat.platform), Chat.external_id == chat.chat_id
+            )
+        ).first()
+        if known is not None and (chat.name is None or chat.name == known.name):
+            return int(known.id)
         stmt = cached_statement(self._session, "chat-upsert", _chat_upsert)
         row: dict[str, Any] = {
             "platform": str(chat.platform),

@@ -17,6 +17,7 @@ from app.db.models import (
     FlashSaleItem,
     FlashSaleOrder,
     FlashSaleWaitlist,
+    ModerationBlacklist,
     OutboxRow,
     PointsAccount,
 )
@@ -214,6 +215,27 @@ def test_ineligible_members_are_refused(
     assert result.status == "not_eligible"
     assert result.reason == rule
     assert orders(session_factory, sale) == []
+
+
+def test_the_community_blacklist_bars_members_until_lifted(
+    session_factory: Factory, clock: FixedClock, group: tuple[int, list[int]]
+) -> None:
+    chat, members = group
+    create_sale(session_factory, clock, [chat])
+    with transaction(session_factory) as session:
+        entry = ModerationBlacklist(
+            member_id=members[0], reason="广告", created_at=clock.now(), created_by="admin"
+        )
+        session.add(entry)
+    clock.set(START)
+
+    barred = claim(session_factory, clock, members[0], chat, key="a")
+    with transaction(session_factory) as session:
+        session.execute(update(ModerationBlacklist).values(lifted_at=clock.now()))
+    allowed = claim(session_factory, clock, members[0], chat, key="b")
+
+    assert (barred.status, barred.reason) == ("not_eligible", "blocked")
+    assert allowed.status == "claimed"
 
 
 def test_eligible_members_pass_level_and_join_date(

@@ -161,7 +161,8 @@ def list_blocked(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.post("/flash-sales/blocklist")
 def block_member(body: BlockIn, session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
-    """Bar a member from flash sales (sales exclude blocked members unless told otherwise)."""
+    """Bar a member from flash sales (e.g. resellers). Sales exclude these members and those
+    on the community blacklist (moderation) unless a sale sets `exclude_blocked` false."""
     member = _member(session, body.platform, body.user_id)
     now = runtime.deps.clock.now()
     added = block(session, member, reason=body.reason, by=body.by, now=now)
