@@ -7,7 +7,6 @@ in a placeholder fails at start, not in a group.
 
 from __future__ import annotations
 
-import string
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.services.campaigns import AnnouncementTemplate, parse_offset
+from app.services.texts import check_templates, placeholders
 from app.settings import CONFIG_DIR
 
 FLASH_SALE_CONFIG_PATH = CONFIG_DIR / "flash_sale.toml"
@@ -56,10 +56,6 @@ TEXT_FIELDS: dict[str, frozenset[str]] = {
 ANNOUNCEMENT_FIELDS = frozenset({"name", "starts_at", "ends_at", "items", "payment_minutes"})
 
 
-def placeholders(template: str) -> set[str]:
-    return {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-
-
 class FlashSaleTexts(BaseModel):
     """Member-facing templates; `render(key, **values)` fills the placeholders."""
 
@@ -69,16 +65,7 @@ class FlashSaleTexts(BaseModel):
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> Self:
-        missing = sorted(set(TEXT_FIELDS) - set(self.templates))
-        if missing:
-            raise ValueError(f"[texts] is missing {', '.join(missing)}")
-        for key, template in self.templates.items():
-            allowed = TEXT_FIELDS.get(key)
-            if allowed is None:
-                raise ValueError(f"[texts] has an unknown text {key!r}")
-            unknown = placeholders(template) - allowed
-            if unknown:
-                raise ValueError(f"[texts] {key} uses unknown placeholders {sorted(unknown)}")
+        check_templates(self.templates, TEXT_FIELDS)
         return self
 
     def render(self, key: str, **values: object) -> str:

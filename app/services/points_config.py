@@ -6,7 +6,6 @@ effective rules are the defaults, then its chat profile's overrides, then its ow
 
 from __future__ import annotations
 
-import string
 import tomllib
 from collections.abc import Mapping
 from functools import lru_cache
@@ -15,6 +14,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from app.services.texts import check_templates
 from app.settings import CONFIG_DIR
 
 POINTS_CONFIG_PATH = CONFIG_DIR / "points.toml"
@@ -121,17 +121,7 @@ class PointsTexts(BaseModel):
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> Self:
-        missing = sorted(set(TEXT_FIELDS) - set(self.templates))
-        if missing:
-            raise ValueError(f"[texts] is missing {', '.join(missing)}")
-        for key, template in self.templates.items():
-            allowed = TEXT_FIELDS.get(key)
-            if allowed is None:
-                raise ValueError(f"[texts] has an unknown text {key!r}")
-            used = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-            unknown = used - allowed
-            if unknown:
-                raise ValueError(f"[texts] {key} uses unknown placeholders {sorted(unknown)}")
+        check_templates(self.templates, TEXT_FIELDS)
         return self
 
     def render(self, key: str, **values: object) -> str:
