@@ -22,8 +22,6 @@ import chinese_calendar
 from croniter import CroniterBadDateError, croniter
 from dateutil.rrule import rrule, rrulestr
 
-# chinese_calendar raises this (not a stub of ours) for a year it has no published data for.
-NoHolidayData = NotImplementedError
 log = logging.getLogger(__name__)
 ScheduleKind = Literal["once", "cron", "rrule"]
 CRON_FIELDS = 5
@@ -234,21 +232,19 @@ def day_allowed(day: date, days: DayFilter) -> bool:
 
 def is_public_holiday(day: date) -> bool:
     """A statutory public holiday day off (ordinary weekends do not count)."""
-    try:
-        on_holiday, name = chinese_calendar.get_holiday_detail(day)
-    except NoHolidayData:
+    if not holiday_data_covers(day):
         _no_data(day.year)
         return False
+    on_holiday, name = chinese_calendar.get_holiday_detail(day)
     return bool(on_holiday and name is not None)
 
 
 def is_workday(day: date) -> bool:
     """An official workday: Monday–Friday except holidays, plus 调休 make-up weekend days."""
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NoHolidayData:
+    if not holiday_data_covers(day):
         _no_data(day.year)
         return day.weekday() < SATURDAY
+    return bool(chinese_calendar.is_workday(day))
 
 
 @lru_cache(maxsize=64)
@@ -257,10 +253,13 @@ def _no_data(year: int) -> None:
     log.warning("no holiday data for %s: upgrade chinese-calendar", year)
 
 
+@lru_cache(maxsize=1)
+def _years_with_data() -> frozenset[int]:
+    # The package publishes each year's holidays and make-up days as it becomes official.
+    published = {*chinese_calendar.holidays, *chinese_calendar.workdays}
+    return frozenset(day.year for day in published)
+
+
 def holiday_data_covers(day: date) -> bool:
     """Whether chinese_calendar has published data for `day`'s year (for preview warnings)."""
-    try:
-        chinese_calendar.is_holiday(day)
-    except NoHolidayData:
-        return False
-    return True
+    return day.year in _years_with_data()

@@ -15,7 +15,7 @@ import io
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -121,20 +121,21 @@ def case_item(row: CaseRow, runtime: Runtime) -> dict[str, Any]:
     }
 
 
-def _filters(
-    session: Session,
-    runtime: Runtime,
-    *,
-    platform: str,
-    chat_id: str | None,
-    user_id: str | None,
-    since: str | None,
-    until: str | None,
-    status: str | None,
-    category: str | None,
-    rule: str | None,
+def case_filter(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    platform: Platform = "bridge",
+    chat_id: str | None = None,
+    user_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    status: Status = None,
+    category: Category = None,
+    rule: Annotated[str | None, Query(max_length=64)] = None,
 ) -> CaseFilter | None:
-    """The filter, or None when the group or member is unknown (then nothing matches)."""
+    """The query's filter, or None when the group or member is unknown (nothing matches).
+
+    `since`/`until` are community days or ISO datetimes."""
     tz = runtime.settings.tz
     start = parse_when(since, "since", tz, end=False)
     end = parse_when(until, "until", tz, end=True)
@@ -155,34 +156,18 @@ def _filters(
     return CaseFilter(chat_pk, member_pk, start, end, status, category, rule)
 
 
+FilterDep = Annotated[CaseFilter | None, Depends(case_filter)]
+
+
 @router.get("/violations")
 def list_violations(
     session: SessionDep,
     runtime: RuntimeDep,
-    platform: Platform = "bridge",
-    chat_id: str | None = None,
-    user_id: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    status: Status = None,
-    category: Category = None,
-    rule: Annotated[str | None, Query(max_length=64)] = None,
+    where: FilterDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Cases newest first; `since`/`until` are community days or ISO datetimes."""
-    where = _filters(
-        session,
-        runtime,
-        platform=platform,
-        chat_id=chat_id,
-        user_id=user_id,
-        since=since,
-        until=until,
-        status=status,
-        category=category,
-        rule=rule,
-    )
+    """Cases newest first, filtered by group, member, time, status, category and rule."""
     if where is None:
         return {"items": [], "total": 0, "limit": limit, "offset": offset, "next_offset": None}
     rows = find_cases(session, where, limit=limit, offset=offset)
@@ -198,31 +183,8 @@ def list_violations(
 
 
 @router.get("/violations.csv")
-def export_violations(
-    session: SessionDep,
-    runtime: RuntimeDep,
-    platform: Platform = "bridge",
-    chat_id: str | None = None,
-    user_id: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    status: Status = None,
-    category: Category = None,
-    rule: Annotated[str | None, Query(max_length=64)] = None,
-) -> Response:
+def export_violations(session: SessionDep, runtime: RuntimeDep, where: FilterDep) -> Response:
     """The same filters as CSV (UTF-8 with BOM, so spreadsheet apps show Chinese right)."""
-    where = _filters(
-        session,
-        runtime,
-        platform=platform,
-        chat_id=chat_id,
-        user_id=user_id,
-        since=since,
-        until=until,
-        status=status,
-        category=category,
-        rule=rule,
-    )
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
