@@ -16,10 +16,10 @@ from app.services.faq import (
     EntryInput,
     FaqService,
     Outcome,
-    faq_stats,
     kb_version,
     snapshot_loader,
 )
+from app.services.faq_stats import faq_stats
 from tests.conftest import SHANGHAI
 from tests.faq.conftest import TINY_KB
 from tests.points_helpers import seed_member

@@ -30,9 +30,9 @@ from app.services.faq import (
     FaqInputError,
     FaqNotFound,
     FaqService,
-    faq_stats,
     snapshot_loader,
 )
+from app.services.faq_stats import faq_stats
 from app.services.members import MembersService
 
 router = APIRouter(prefix="/faq", tags=["faq"])
