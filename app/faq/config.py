@@ -6,6 +6,7 @@ the file take effect at the next rebuild. Reading changes nothing.
 
 from __future__ import annotations
 
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,11 @@ class AnsweringConfig:
     cooldown_reply: str = "这个问题 {minutes} 分钟前刚回答过，往上翻翻看哦～"
     handoff_ack: str = "好的，已经帮你转人工，工作人员会在 {hours} 小时内回复你～"
     handoff_placeholder: str = "（成员请求人工服务，未说明问题）"
+    # The hand-over reply also lists up to `suggestions` entries the matcher was not sure
+    # enough of to answer, each at least `suggestion_floor` confident (猜你想问).
+    suggestions: int = 2
+    suggestion_floor: float = 0.2
+    suggestion_text: str = "你可能想问：{questions}，可以 @我 直接问哦～"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,16 +155,23 @@ def _answering(raw: Mapping[str, object], default: AnsweringConfig) -> Answering
     sla = int(_number(raw, "ticket_sla_hours", default.ticket_sla_hours, True))
     if sla < 1:
         raise FaqConfigError("answering.ticket_sla_hours must be at least 1")
+    suggestions = int(_number(raw, "suggestions", default.suggestions, True))
+    floor = _number(raw, "suggestion_floor", default.suggestion_floor)
+    if suggestions < 0 or not 0.0 <= floor <= 1.0:
+        raise FaqConfigError("answering.suggestions must be ≥ 0 and suggestion_floor in [0, 1]")
     return AnsweringConfig(
         answer_only_questions=flag,
         cooldown_minutes=int(_number(raw, "cooldown_minutes", default.cooldown_minutes, True)),
         ticket_sla_hours=sla,
         handoff_reply=_text(raw, "answering", "handoff_reply", default.handoff_reply),
-        cooldown_reply=_text(raw, "answering", "cooldown_reply", default.cooldown_reply),
-        handoff_ack=_text(raw, "answering", "handoff_ack", default.handoff_ack),
+        cooldown_reply=_template(raw, "cooldown_reply", default.cooldown_reply, {"minutes"}),
+        handoff_ack=_template(raw, "handoff_ack", default.handoff_ack, {"hours"}),
         handoff_placeholder=_text(
             raw, "answering", "handoff_placeholder", default.handoff_placeholder
         ),
+        suggestions=suggestions,
+        suggestion_floor=floor,
+        suggestion_text=_template(raw, "suggestion_text", default.suggestion_text, {"questions"}),
     )
 
 
@@ -185,6 +198,18 @@ def _text(raw: Mapping[str, object], section: str, name: str, default: str) -> s
     value = raw.get(name, default)
     if not isinstance(value, str) or not value.strip():
         raise FaqConfigError(f"{section}.{name} must be a non-empty string")
+    return value
+
+
+def _template(raw: Mapping[str, object], name: str, default: str, allowed: set[str]) -> str:
+    value = _text(raw, "answering", name, default)
+    try:
+        used = {field for _, field, _, _ in string.Formatter().parse(value) if field is not None}
+    except ValueError as error:  # an unmatched brace
+        raise FaqConfigError(f"answering.{name}: {error}") from None
+    unknown = used - allowed
+    if unknown:
+        raise FaqConfigError(f"answering.{name} uses unknown placeholders {sorted(unknown)}")
     return value
 
 

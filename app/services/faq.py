@@ -149,7 +149,7 @@ class FaqService:
             return self._answer(loaded, match, text, chat_pk, member_pk, now)
         self._miss(loaded, text, chat_pk, member_pk, match, mentioned, now)
         if mentioned:
-            return Decision(Outcome.HANDOFF, answering.handoff_reply, match)
+            return Decision(Outcome.HANDOFF, _handoff_text(loaded, match), match)
         return Decision(Outcome.SILENT, match=match)
 
     def _answer(
@@ -324,6 +324,21 @@ class FaqService:
             .values(kb_version=FaqState.kb_version + 1)
         )
         return kb_version(self.session)
+
+
+def _handoff_text(loaded: LoadedIndex, match: FaqMatch) -> str:
+    """The hand-over reply, plus the entries the member may have meant (猜你想问)."""
+    answering = loaded.config.answering
+    questions = [
+        f"「{entry.question}」"
+        for candidate in match.candidates[: answering.suggestions]
+        if candidate.score >= answering.suggestion_floor
+        and (entry := loaded.index.entry(candidate.entry_id)) is not None
+    ]
+    if not questions:
+        return answering.handoff_reply
+    suggestion = answering.suggestion_text.format(questions="、".join(questions))
+    return f"{answering.handoff_reply}\n{suggestion}"
 
 
 class _ChatTags:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,7 +13,8 @@ from app.clock import FixedClock
 from app.db.models import Chat, FaqHit, FaqMiss
 from app.db.session import transaction
 from app.faq.cache import FaqIndexCache
-from app.faq.index import KbEntry
+from app.faq.config import load_faq_config
+from app.faq.index import FaqIndex, KbEntry
 from app.services.faq import (
     EntryInput,
     FaqService,
@@ -114,6 +117,35 @@ def test_a_mention_without_an_answer_hands_over_and_logs_a_miss(
     with session_factory() as session:
         misses = session.scalars(select(FaqMiss)).all()
     assert [(m.mentioned, m.text) for m in misses] == [(True, "@小助手 你们招不招兼职花艺师")]
+
+
+@pytest.mark.parametrize(("floor", "suggested"), [(0.0, True), (1.0, False)])
+def test_the_handoff_suggests_the_entries_it_was_not_sure_of_above_the_floor(
+    session_factory: Factory, clock: FixedClock, floor: float, suggested: bool
+) -> None:
+    member_pk, chat_pk = seed_member(session_factory, clock.now())
+    _import(session_factory, clock)
+    config = load_faq_config()
+    answering = replace(config.answering, suggestions=1, suggestion_floor=floor)
+    cache = FaqIndexCache(load_config=lambda: replace(config, answering=answering))
+    question = "@小助手 玫瑰的花语是什么"
+
+    outcome, text = _decide(
+        session_factory,
+        cache,
+        clock,
+        question,
+        chat_pk=chat_pk,
+        member_pk=member_pk,
+        mentioned=True,
+    )
+
+    assert outcome is Outcome.HANDOFF
+    assert text.startswith(answering.handoff_reply)
+    top = FaqIndex.build(TINY_KB, config).match(question).candidates[0]
+    entry = next(e for e in TINY_KB if e.id == top.entry_id)
+    assert (f"「{entry.question}」" in text) is suggested
+    assert text.count("「") == (1 if suggested else 0)
 
 
 def test_cooldown_points_back_within_the_window_with_an_injected_clock(
