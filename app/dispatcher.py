@@ -1,31 +1,36 @@
 """The inbox worker: turns stored callbacks into state changes and queued replies.
 
-Runs in every web process (a background thread). Each inbox row is processed in ONE
-transaction: claim the row, record chat/member activity, run the pipeline, write the outbox
-rows, mark the row done. A crash anywhere rolls all of it back, so after a restart the row is
-processed again, exactly once. On PostgreSQL several processes share the work via
-`FOR UPDATE SKIP LOCKED`; on SQLite `BEGIN IMMEDIATE` serialises them.
+Runs in every web process (a background thread). Pending inbox rows are processed in batches
+(`inbox.batch_size`), ONE transaction per batch: claim the rows, record chat/member presence
+for all of them, run the pipeline message by message, write the outbox rows, mark the rows
+done, commit. A crash anywhere rolls all of it back, so after a restart the rows are processed
+again, exactly once. A message whose handler raises does not take the batch down: the batch
+is rolled back and run again without it, and that message is recorded as a failed attempt
+(retried later, then parked as `failed`) in the same commit as the others. That costs a re-run
+on the rare failure instead of a savepoint on every message. On PostgreSQL several processes
+share the work via `FOR UPDATE SKIP LOCKED`; on SQLite `BEGIN IMMEDIATE` serialises them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.background import WakeableLoop
 from app.codec import payload_to_message
 from app.db.models import InboxRow
 from app.inbox import purge_expired_keys
-from app.messages import InboundMessage, Kind
-from app.outbox import enqueue
+from app.messages import InboundMessage
+from app.outbox import OutboxDraft, enqueue
 from app.pipeline import Context, Pipeline
 from app.routing import drafts_for_replies
 from app.services import AppDeps, Services
+from app.services.presence import BatchPresence, Seen
 
 log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 600.0
@@ -37,6 +42,15 @@ class ProcessResult:
     routes: tuple[str, ...] = ()
     replies: int = 0
     error: str | None = None
+
+
+class _MessageFailed(Exception):
+    """One message of a batch raised; the batch is rolled back and run again without it."""
+
+    def __init__(self, inbox_id: int, error: Exception) -> None:
+        super().__init__(inbox_id, error)
+        self.inbox_id = inbox_id
+        self.error = error
 
 
 class InboxWorker:
@@ -59,65 +73,165 @@ class InboxWorker:
 
     def process_next(self, dedupe_key: str | None = None) -> ProcessResult | None:
         """Claim and process one pending row (a given one, or the oldest); None if none."""
+        results = self.process_batch(1, dedupe_key=dedupe_key)
+        return results[0] if results else None
+
+    def process_batch(
+        self, limit: int | None = None, *, dedupe_key: str | None = None
+    ) -> list[ProcessResult]:
+        """Claim up to `limit` pending rows (default `inbox.batch_size`) and process them in
+        one transaction; [] when none is pending."""
+        size = limit or self._deps.settings.inbox.batch_size
+        failed: dict[int, Exception] = {}
         claimed: list[int] = []
-        try:
-            with self._deps.session_factory() as session, session.begin():
-                row = self._claim(session, dedupe_key)
-                if row is None:
-                    return None
-                claimed.append(row.id)
-                result = self._process(session, row)
-        except Exception as error:
-            if not claimed:
-                raise
-            log.exception("inbox row failed", extra={"inbox_id": claimed[0]})
-            self._record_failure(claimed[0], error)
-            return ProcessResult(claimed[0], error=repr(error))
-        if result.replies:
+        only: list[int] | None = None
+        while True:  # each round sets one more failing message aside: at most `size` rounds
+            try:
+                results = self._run_batch(size, dedupe_key, only, failed, claimed)
+            except _MessageFailed as failure:
+                log.warning(
+                    "inbox row failed",
+                    exc_info=failure.error,
+                    extra={"inbox_id": failure.inbox_id},
+                )
+                failed[failure.inbox_id] = failure.error
+                only = list(claimed)
+                continue
+            except Exception as error:
+                if not claimed:
+                    raise
+                results = self._batch_failed(claimed, error)
+            break
+        if any(result.replies for result in results):
             self._on_replies()
-        return result
+        return results
 
     def drain(self, limit: int = 10_000) -> int:
         """Process pending rows until none is left (tests, CLI, restart recovery)."""
         done = 0
-        while done < limit and self.process_next() is not None:
-            done += 1
+        while done < limit:
+            results = self.process_batch(min(limit - done, self._deps.settings.inbox.batch_size))
+            if not results:
+                break
+            done += len(results)
         return done
 
-    def _claim(self, session: Session, dedupe_key: str | None) -> InboxRow | None:
+    def _run_batch(
+        self,
+        size: int,
+        dedupe_key: str | None,
+        only: list[int] | None,
+        failed: dict[int, Exception],
+        claimed: list[int],
+    ) -> list[ProcessResult]:
+        """One transaction: claim, process all but the `failed` rows, record those."""
+        with self._deps.session_factory() as session, session.begin():
+            rows = self._claim(session, size, dedupe_key, only)
+            claimed[:] = [row.id for row in rows]
+            todo = [row for row in rows if row.id not in failed]
+            results = self._process(session, todo) if todo else []
+            for row in rows:
+                if row.id in failed:
+                    results.append(self._count_failure(row, failed[row.id]))
+        return sorted(results, key=lambda result: result.inbox_id)
+
+    def _batch_failed(self, claimed: list[int], error: Exception) -> list[ProcessResult]:
+        """The batch failed outside any one message (its shared statements or the commit):
+        a lone row counts it as its failed attempt; a batch is retried row by row."""
+        if len(claimed) == 1:
+            log.exception("inbox row failed", extra={"inbox_id": claimed[0]})
+            self._record_failure(claimed[0], error)
+            return [ProcessResult(claimed[0], error=repr(error))]
+        log.warning("inbox batch failed; processing it row by row", exc_info=error)
+        results: list[ProcessResult] = []
+        for inbox_id in claimed:
+            results += self._run_alone(inbox_id)
+        return results
+
+    def _run_alone(self, inbox_id: int) -> list[ProcessResult]:
+        claimed: list[int] = []
+        try:
+            return self._run_batch(1, None, [inbox_id], {}, claimed)
+        except Exception as error:
+            if not claimed:
+                raise
+            cause = error.error if isinstance(error, _MessageFailed) else error
+            log.exception("inbox row failed", extra={"inbox_id": inbox_id})
+            self._record_failure(inbox_id, cause)
+            return [ProcessResult(inbox_id, error=repr(cause))]
+
+    def _claim(
+        self, session: Session, size: int, dedupe_key: str | None, only: list[int] | None
+    ) -> Sequence[InboxRow]:
         stmt = select(InboxRow).where(InboxRow.status == "pending")
         if dedupe_key is not None:
             stmt = stmt.where(InboxRow.dedupe_key == dedupe_key)
+        if only is not None:
+            stmt = stmt.where(InboxRow.id.in_(only))
         return session.scalars(
-            stmt.order_by(InboxRow.id).limit(1).with_for_update(skip_locked=True)
-        ).first()
+            stmt.order_by(InboxRow.id).limit(size).with_for_update(skip_locked=True)
+        ).all()
 
-    def _process(self, session: Session, row: InboxRow) -> ProcessResult:
-        now = self._deps.clock.now()
-        message = payload_to_message(row.payload)
+    def _process(self, session: Session, rows: Sequence[InboxRow]) -> list[ProcessResult]:
+        """Presence for the batch, the pipeline per message, then the batch's writes."""
         services = Services.build(session, self._deps)
-        chat_pk, member_pk = _record_presence(services, message)
+        messages = [_decode(row) for row in rows]
+        presence = BatchPresence(session)
+        seen = presence.prepare(messages)
+        drafts: list[OutboxDraft] = []
+        results: list[ProcessResult] = []
+        for row, message, pks in zip(rows, messages, seen, strict=True):
+            try:
+                result = self._run_one(services, row, message, pks, drafts)
+            except Exception as error:
+                raise _MessageFailed(row.id, error) from error
+            results.append(result)
+        presence.settle(list(zip(messages, seen, strict=True)))
+        now = self._deps.clock.now()
+        enqueue(session, drafts, now=now)
+        session.execute(
+            update(InboxRow)
+            .where(InboxRow.id.in_([row.id for row in rows]))
+            .values(status="done", processed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return results
+
+    def _run_one(
+        self,
+        services: Services,
+        row: InboxRow,
+        message: InboundMessage,
+        pks: Seen,
+        drafts: list[OutboxDraft],
+    ) -> ProcessResult:
+        now = self._deps.clock.now()
         ctx = Context(
-            message=message, services=services, now=now, chat_pk=chat_pk, member_pk=member_pk
+            message=message,
+            services=services,
+            now=now,
+            chat_pk=pks.chat_pk,
+            member_pk=pks.member_pk,
         )
         routes = self._pipeline.run(ctx)
-        drafts = drafts_for_replies(message, ctx.replies, chat_pk=chat_pk, now=now)
-        enqueue(session, drafts, now=now)
-        row.status = "done"
-        row.processed_at = now
+        drafts += drafts_for_replies(message, ctx.replies, chat_pk=pks.chat_pk, now=now)
         log.info("processed", extra={"key": row.dedupe_key, "routes": routes})
         return ProcessResult(row.id, tuple(routes), len(ctx.replies))
 
+    def _count_failure(self, row: InboxRow, error: Exception) -> ProcessResult:
+        """Count a failed attempt on a row claimed in this transaction."""
+        row.attempts += 1
+        row.last_error = repr(error)[:1000]
+        if row.attempts >= self._deps.settings.inbox.max_attempts:
+            row.status = "failed"  # visible to admins; never retried by itself
+        return ProcessResult(row.id, error=repr(error))
+
     def _record_failure(self, inbox_id: int, error: Exception) -> None:
-        max_attempts = self._deps.settings.inbox.max_attempts
         with self._deps.session_factory() as session, session.begin():
             row = session.get(InboxRow, inbox_id)
             if row is None or row.status != "pending":
                 return
-            row.attempts += 1
-            row.last_error = repr(error)[:1000]
-            if row.attempts >= max_attempts:
-                row.status = "failed"  # visible to admins; never retried by itself
+            self._count_failure(row, error)
 
     # -- background thread ----------------------------------------------------------------
     def start(self) -> None:
@@ -130,9 +244,10 @@ class InboxWorker:
         self._loop.wake()
 
     def _work(self) -> bool:
-        """One pass: process what is pending (yielding to the inbox writer between messages),
-        and now and then forget expired replay keys. Always idles afterwards."""
-        while not self._loop.stopping and self.process_next() is not None:
+        """One pass: process what is pending, a batch at a time (yielding to the inbox
+        writer between batches), and now and then forget expired replay keys. Always idles
+        afterwards."""
+        while not self._loop.stopping and self.process_batch():
             self._between_messages()
         if time.monotonic() >= self._next_purge:
             purge_expired_keys(self._deps.session_factory, self._deps.clock.now())
@@ -140,16 +255,8 @@ class InboxWorker:
         return False
 
 
-def _record_presence(services: Services, message: InboundMessage) -> tuple[int, int]:
-    members = services.members
-    chat_pk = members.ensure_chat(message.chat, now=message.sent_at)
-    member_pk = members.ensure_member(
-        str(message.chat.platform),
-        message.sender_id,
-        name=message.sender_name,
-        role=message.sender_role if message.sender_id != "sys" else None,
-        now=message.sent_at,
-    )
-    if message.kind not in (Kind.MEMBER_JOIN, Kind.MEMBER_LEAVE):
-        members.touch(chat_pk, member_pk, now=message.sent_at, counts=True)
-    return chat_pk, member_pk
+def _decode(row: InboxRow) -> InboundMessage:
+    try:
+        return payload_to_message(row.payload)
+    except Exception as error:
+        raise _MessageFailed(row.id, error) from error

@@ -38,6 +38,7 @@ class InboxSettings(BaseModel):
     max_attempts: int = Field(5, ge=1, le=50)
     poll_interval_seconds: float = Field(1.0, gt=0)
     nonce_ttl_seconds: int = Field(7200, ge=0)
+    batch_size: int = Field(100, ge=1, le=1000)
 
 
 class Settings(BaseSettings):

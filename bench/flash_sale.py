@@ -10,7 +10,8 @@ member taps one more time than their limit, so attempts exceed units: a double-c
    claim (the raw claim path: lookups, checks, savepoint, conditional updates);
 2. pipeline burst — all claim messages are stored as inbox rows at once, then inbox workers
    (PostgreSQL: one process per CPU; SQLite: one worker thread, its one-writer setup)
-   process them: presence, pipeline, claim, reply into the outbox, one commit each;
+   process them in batches (`inbox.batch_size`): presence, pipeline, claim, reply into the
+   outbox, one commit per batch;
 3. pipeline paced — messages are stored at `--rate` per second (open loop, 5 ms batches, like
    the webhook's group commit) while the workers run; latency = reply committed − row stored.
    Once at the goal rate and once at half the measured burst capacity. On SQLite the storing
@@ -261,12 +262,13 @@ def _worker_loop(url: str, factory: sessionmaker[Session], done_flag: Any, out: 
     worker = InboxWorker(deps, PIPELINE)
     finished: list[tuple[int, float]] = []
     while True:
-        result = worker.process_next()
-        if result is not None:
-            finished.append((result.inbox_id, time.time()))
+        results = worker.process_batch()  # the batch's replies are committed when it returns
+        if results:
+            at = time.time()
+            finished += [(result.inbox_id, at) for result in results]
             continue
         if done_flag.is_set():
-            if worker.process_next() is None:
+            if not worker.process_batch():
                 break
             continue
         time.sleep(0.0005)  # nothing pending yet: poll (a benchmark, not the product)

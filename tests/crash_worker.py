@@ -1,6 +1,8 @@
 """Run an inbox worker that dies (os._exit) in the middle of processing a message.
 
-Used by tests/test_dispatcher.py as a subprocess: `python -m tests.crash_worker DATABASE_URL`.
+Used by tests/test_dispatcher.py as a subprocess:
+`python -m tests.crash_worker DATABASE_URL [TEXT]` — dies on the first message, or (with TEXT)
+answers every message and dies on the one whose text is TEXT, in the middle of its batch.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from app.settings import Settings
 
 
 def die_mid_transaction(ctx: Context) -> Flow:
+    die_on = sys.argv[2] if len(sys.argv) > 2 else None
+    if die_on is not None and ctx.text != die_on:
+        ctx.reply(f"回复:{ctx.text}")
+        return Flow.CONTINUE
     ctx.reply("这条回复不应该发出")
     ctx.services.session.flush()  # the reply's state is written but not committed
     os._exit(9)

@@ -94,3 +94,90 @@ def test_stop_ends_the_pipeline_and_replies_commit_with_state(
 
     assert seen == ["first"]
     assert _count(runtime.deps.session_factory, OutboxRow) == 1
+
+
+# -- batches ---------------------------------------------------------------------------------
+def _store_texts(runtime: Runtime, clock: FixedClock, texts: list[str]) -> None:
+    items = [InboxItem(make_message(text, at=clock.now())) for text in texts]
+    store_batch(runtime.deps.session_factory, items, clock, 0)
+
+
+def _rows(factory: sessionmaker[Session]) -> list[InboxRow]:
+    with factory() as session:
+        return list(session.scalars(select(InboxRow).order_by(InboxRow.id)))
+
+
+def _outbox_texts(factory: sessionmaker[Session]) -> list[str]:
+    with factory() as session:
+        return list(session.scalars(select(OutboxRow.text).order_by(OutboxRow.id)))
+
+
+def test_one_failing_message_does_not_take_its_batch_down(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    calls: list[str] = []
+
+    def echo(ctx: Context) -> Flow:
+        calls.append(ctx.text)
+        if ctx.text == "坏":
+            raise RuntimeError("bug")
+        ctx.reply(f"回复:{ctx.text}")
+        return Flow.CONTINUE
+
+    worker = InboxWorker(runtime.deps, Pipeline(Route("echo", echo)))
+    factory = runtime.deps.session_factory
+    _store_texts(runtime, clock, ["一", "坏", "三"])
+
+    results = worker.process_batch()
+
+    assert [r.error is not None for r in results] == [False, True, False]
+    assert calls.count("坏") == 1  # one attempt, one call
+    assert _outbox_texts(factory) == ["回复:一", "回复:三"]  # no trace of the failed one
+    statuses = [(row.status, row.attempts) for row in _rows(factory)]
+    assert statuses == [("done", 0), ("pending", 1), ("done", 0)]
+    assert "bug" in (_rows(factory)[1].last_error or "")
+
+    worker.drain()  # retried alone until parked
+    failed = _rows(factory)[1]
+    assert (failed.status, failed.attempts) == ("failed", runtime.settings.inbox.max_attempts)
+    assert calls.count("坏") == runtime.settings.inbox.max_attempts
+    # "一" ran before "坏" and again in the re-run without it; only the re-run committed.
+    assert calls.count("一") == 2
+
+
+def test_a_batch_is_one_transaction_of_up_to_batch_size_rows(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    factory = runtime.deps.session_factory
+    size = runtime.settings.inbox.batch_size
+    _store_texts(runtime, clock, ["帮助"] * (size + 3))
+
+    first = runtime.worker.process_batch()
+    assert len(first) == size
+    assert sum(row.status == "done" for row in _rows(factory)) == size
+    assert len(runtime.worker.process_batch()) == 3
+    assert runtime.worker.process_batch() == []
+    assert _count(factory, OutboxRow) == size + 3
+
+
+def test_worker_killed_mid_batch_then_restarted_processes_every_row_once(
+    runtime: Runtime, db_url: str, clock: FixedClock
+) -> None:
+    factory = runtime.deps.session_factory
+    _store_texts(runtime, clock, ["帮助", "帮助", "崩溃", "帮助"])
+
+    crashed = subprocess.run(
+        [sys.executable, "-m", "tests.crash_worker", db_url, "崩溃"],
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+    assert crashed.returncode == 9
+    assert _count(factory, OutboxRow) == 0  # the first two replies went with the batch
+    assert {row.status for row in _rows(factory)} == {"pending"}
+
+    assert runtime.worker.drain() == 4
+    assert runtime.worker.drain() == 0
+    assert {row.status for row in _rows(factory)} == {"done"}
+    assert [text[:4] for text in _outbox_texts(factory)] == ["群助手可"] * 3  # one reply each

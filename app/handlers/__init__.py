@@ -1,17 +1,16 @@
 """Message pipeline. Order matters: read top to bottom.
 
 Before the pipeline runs, the inbox has already removed duplicates (a unique key per channel
-message id, answered 200 with no second effect) and the worker has recorded the chat, the
-sender and their activity. Then:
+message id, answered 200 with no second effect) and the worker has made sure the chat and the
+sender exist (their activity and message counts are written after the batch's pipeline runs,
+see app/services/presence.py). Then:
 
 1. membership  — join/leave events update member history and stop.
-2. moderation  — (group rules issue) judge the message; a violation stops the pipeline.
-3. commands    — member commands; the first one that matches answers.
-4. faq         — (FAQ issue) answer questions nobody answered yet.
+2. moderation  — judge the message against the group rules; a violation stops the pipeline.
+3. commands    — member commands (帮助, 群规, 签到, 抢N, 积分, 转人工 …); the first match answers.
+4. faq         — answer questions nobody answered yet from the knowledge base.
 5. activity    — activity points; an observer that runs even when the message was answered
                  (it replies only to announce a level-up). Keep it the last route.
-
-Slots 2, 4 and 5 are empty until their issues land: no route stands in for them.
 """
 
 from app.filters import command, in_group, is_membership_change, is_text, unanswered

@@ -8,6 +8,11 @@ countdown), not eligible, sold out (joining the waitlist), and finally the atomi
 (app/services/flash_sale_claims.py). Writes: `flash_sale_orders`, `flash_sale_holdings`,
 `flash_sale_items.stock`, `flash_sale_waitlist`, the points ledger for points-priced items, and
 the "仅剩 N 件" / "已售罄" group announcements (outbox) when a threshold is crossed.
+On PostgreSQL a transaction's first claim that writes takes one transaction-wide advisory lock
+before any flash-sale row: the inbox worker claims a whole batch of messages in one
+transaction, and without a common first lock two batches would take item and member rows in
+different orders and deadlock. Claims wait for the item's row lock anyway, so this costs
+one statement per batch and no parallelism.
 "Blocked" means on the flash-sale block list or on the community blacklist (moderation).
 """
 
@@ -18,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, bindparam, exists, func, or_, select
+from sqlalchemy import Integer, bindparam, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
@@ -61,6 +66,7 @@ ClaimStatus = Literal[
     "insufficient_points",
 ]
 RECENTLY_ENDED = timedelta(days=1)
+CLAIMS_LOCK_KEY = 0x5EC_C1A1  # pg_advisory_xact_lock key shared by every claiming transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +175,7 @@ class FlashSaleService:
         self.config = config
         self.clock = clock
         self.tz = tz
+        self._locked_in: object | None = None  # the transaction holding the claims lock
 
     def claim(
         self, member_pk: int, chat_pk: int, number: int, *, key: str, at: datetime | None = None
@@ -200,6 +207,7 @@ class FlashSaleService:
         self, found: Found, member_pk: int, chat_pk: int, key: str, now: datetime
     ) -> ClaimResult:
         sale, item = found.sale, found.item
+        self._lock_claims()
         outcome = take_unit(
             self.session, self.points, Take(sale, item, member_pk, chat_pk, key, now)
         )
@@ -211,6 +219,16 @@ class FlashSaleService:
         return ClaimResult(
             status, sale, item, outcome.order, outcome.left, outcome.held, balance=outcome.balance
         )
+
+    def _lock_claims(self) -> None:
+        """PostgreSQL: take the claims lock once per transaction (see the module docstring);
+        SQLite has one writer already."""
+        transaction = self.session.get_transaction()
+        if transaction is None or transaction is self._locked_in:
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIMS_LOCK_KEY})
+        self._locked_in = transaction
 
     # -- lookups ----------------------------------------------------------------------------
     def _find(
@@ -296,6 +314,7 @@ class FlashSaleService:
     ) -> int:
         """Queue the member for the item (once); their place among those waiting, 0 if their
         earlier place was already used."""
+        self._lock_claims()
         row: dict[str, Any] = {
             "sale_id": sale.id,
             "item_id": item.id,

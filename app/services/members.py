@@ -1,8 +1,10 @@
 """Chats and members: who is where, first seen, last active, join/leave history.
 
-Runs for every processed inbox row (inside its transaction); creates or refreshes `chats`,
-`members`, `chat_members` and appends `member_events`. Each step is one cached upsert
-statement, because it runs for every message.
+Creates or refreshes `chats`, `members`, `chat_members` and appends `member_events`, inside
+the caller's transaction. The inbox worker records a whole batch's presence through
+app/services/presence.py (a few statements per batch, built on these upserts); join/leave
+history and single calls (seeding, tests) use this service directly. Each step is one cached
+upsert statement.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def _chat_upsert(dialect: str) -> Any:
     ).returning(Chat.id)
 
 
-def _member_upsert(dialect: str, *, with_role: bool) -> Any:
+def member_upsert(dialect: str, *, with_role: bool) -> Any:
     insert = dialect_insert(dialect)(Member)
     latest = func.max if dialect == "sqlite" else func.greatest
     changes: dict[str, Any] = {
@@ -85,7 +87,7 @@ class MembersService:
         stmt = cached_statement(
             self._session,
             ("member-upsert", role is not None),
-            lambda dialect: _member_upsert(dialect, with_role=role is not None),
+            lambda dialect: member_upsert(dialect, with_role=role is not None),
         )
         row = {
             "platform": platform,

@@ -89,6 +89,7 @@ class ModerationService:
         self.activity = ActivityLog(session)
         self.actions = ModerationActions(session, points, clock)
         self.review = ModerationReview(session, self.actions, clock)
+        self._profiles: dict[int, str | None] = {}  # chat profiles, read once per service
 
     # -- the pipeline step -------------------------------------------------------------------
     def moderate(
@@ -114,8 +115,10 @@ class ModerationService:
     def rules_for_chat(
         self, loaded: LoadedRules, chat_pk: int, message: InboundMessage
     ) -> EffectiveRules:
-        stmt = cached_statement(self.session, "mod-chat-profile", _chat_profile)
-        profile = self.session.scalar(stmt, {"chat": chat_pk})
+        if chat_pk not in self._profiles:
+            stmt = cached_statement(self.session, "mod-chat-profile", _chat_profile)
+            self._profiles[chat_pk] = self.session.scalar(stmt, {"chat": chat_pk})
+        profile = self._profiles[chat_pk]
         return loaded.scope(group_keys(str(message.chat.platform), message.chat.chat_id), profile)
 
     def _activity_hits(self, judged: _Judged, verdict: ContentVerdict) -> list[Hit]:

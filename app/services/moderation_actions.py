@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
@@ -73,6 +73,8 @@ def removal_key(case_id: int) -> str:
 class ModerationActions:
     def __init__(self, session: Session, points: PointsService, clock: Clock) -> None:
         self.session = session
+        # member -> active entry, read once per service: every moderated message asks.
+        self._blacklisted: dict[int, int] | None = None
         self.points = points
         self.clock = clock
 
@@ -128,12 +130,20 @@ class ModerationActions:
         )
         self.session.add(entry)
         self.session.flush()
+        if self._blacklisted is not None:
+            self._blacklisted[member_pk] = entry.id
         return entry
 
     def active_blacklist(self, member_pk: int) -> ModerationBlacklist | None:
-        """The member's active blacklist entry (read for every moderated message)."""
-        stmt = cached_statement(self.session, "mod-blacklisted", _active_entry)
-        entry_id = self.session.scalar(stmt, {"member": member_pk})
+        """The member's active blacklist entry (read for every moderated message). The
+        active entries are read once per service (the inbox worker builds one per batch):
+        a short list, and one query instead of one per message."""
+        if self._blacklisted is None:
+            stmt = cached_statement(self.session, "mod-blacklisted", _active_entries)
+            self._blacklisted = {}
+            for member, entry_id in self.session.execute(stmt):
+                self._blacklisted.setdefault(int(member), int(entry_id))
+        entry_id = self._blacklisted.get(member_pk)
         return None if entry_id is None else self.session.get(ModerationBlacklist, entry_id)
 
     def lift_blacklist(
@@ -146,6 +156,7 @@ class ModerationActions:
         if case_id is not None:
             stmt = stmt.where(ModerationBlacklist.case_id == case_id)
         result = self.session.execute(stmt.values(lifted_at=self.clock.now(), lifted_by=by))
+        self._blacklisted = None
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def reverse(self, case: ModerationCase, *, by: str | None) -> Reversal:
@@ -262,13 +273,9 @@ class ModerationActions:
         return "sent" if row.status == "sent" else "sending"
 
 
-def _active_entry(dialect: str) -> Select[int]:
+def _active_entries(dialect: str) -> Select[int, int]:
     return (
-        select(ModerationBlacklist.id)
-        .where(
-            ModerationBlacklist.member_id == bindparam("member"),
-            ModerationBlacklist.lifted_at.is_(None),
-        )
+        select(ModerationBlacklist.member_id, ModerationBlacklist.id)
+        .where(ModerationBlacklist.lifted_at.is_(None))
         .order_by(ModerationBlacklist.id)
-        .limit(1)
     )

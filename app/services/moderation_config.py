@@ -63,6 +63,7 @@ class ModerationConfigService:
         self.session = session
         self.cache = cache
         self.clock = clock
+        self._loaded: LoadedRules | None = None
 
     # -- reading -----------------------------------------------------------------------------
     def version(self) -> int:
@@ -71,8 +72,11 @@ class ModerationConfigService:
         return int(found or 0)
 
     def loaded(self) -> LoadedRules:
-        """The rules in force for the version this transaction sees."""
-        return self.cache.get(self.version(), self.snapshot)
+        """The rules in force for the version this transaction sees, read once per service
+        (the inbox worker builds one per batch: a change applies from the next batch)."""
+        if self._loaded is None:
+            self._loaded = self.cache.get(self.version(), self.snapshot)
+        return self._loaded
 
     def scope_rules(self, platform: str, chat_id: str | None) -> EffectiveRules:
         """The effective rules of a group (or the defaults when `chat_id` is None)."""
@@ -176,6 +180,7 @@ class ModerationConfigService:
 
     def bump(self) -> int:
         """Move the version (creating the state row on first use); returns the new version."""
+        self._loaded = None
         now = self.clock.now()
         row = {"id": _STATE_ID, "version": 0, "updated_at": now}
         insert_ignore(self.session, ModerationState, [row], ["id"], ModerationState.id)

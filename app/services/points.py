@@ -112,6 +112,7 @@ class PointsService:
         self.config = config
         self.clock = clock
         self.tz = tz
+        self._scopes: dict[int, ChatScope] = {}  # read once per service (per worker batch)
 
     def apply(
         self,
@@ -224,10 +225,15 @@ class PointsService:
         """The group's "<platform>:<chat id>" key and profile (what rules and campaigns use)."""
         if chat_pk is None:
             return ChatScope(None, None)
-        chat = self.session.execute(stmt(self.session, "chat"), {"chat": chat_pk}).first()
-        if chat is None:
-            return ChatScope(None, None)
-        return ChatScope(f"{chat.platform}:{chat.external_id}", chat.profile)
+        scope = self._scopes.get(chat_pk)
+        if scope is None:
+            chat = self.session.execute(stmt(self.session, "chat"), {"chat": chat_pk}).first()
+            if chat is None:
+                return ChatScope(None, None)
+            scope = self._scopes[chat_pk] = ChatScope(
+                f"{chat.platform}:{chat.external_id}", chat.profile
+            )
+        return scope
 
     def rules_for(self, chat_pk: int | None) -> Rules:
         """The earning rules of a group (defaults < profile < the group's own overrides)."""

@@ -30,6 +30,7 @@ from tests.flash_sale_helpers import (
     create_sale,
     item,
     orders,
+    run_together,
     seed_members,
     stock_of,
 )
@@ -207,6 +208,37 @@ def test_a_claim_storm_through_inbox_workers_never_oversells(
     assert stock_of(factory, sale, 1) == 0
     assert len(_replies(runtime)) == 200
     assert sum("抢到啦" in reply for reply in _replies(runtime)) == 20
+    assert_never_oversold(factory, sale)
+
+
+def test_batched_workers_on_several_items_never_oversell_nor_fail(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """Batches of claims on two items from interleaved members, in parallel workers: on
+    PostgreSQL the batches' row locks must not deadlock (no failed row) and stock holds."""
+    factory = runtime.deps.session_factory
+    chat, _ = seed_members(factory, clock.now(), 60)
+    items = [item(1, stock=25, per_member_limit=1), item(2, stock=25, per_member_limit=1)]
+    sale = create_sale(factory, clock, [chat], items)
+    clock.set(START)
+    messages = [
+        make_message(f"抢{number}", at=START, user=f"u-{i:04d}")
+        for i in range(60)
+        for number in ((1, 2) if i % 2 else (2, 1))
+    ]
+    runtime.writer.store_now([InboxItem(m) for m in messages])
+
+    def work(_: int) -> int:
+        done = 0
+        while results := runtime.worker.process_batch(8):
+            assert all(result.error is None for result in results)
+            done += len(results)
+        return done
+
+    assert sum(run_together(range(4), 4, work)) == 120
+    assert len(orders(factory, sale)) == 50
+    assert (stock_of(factory, sale, 1), stock_of(factory, sale, 2)) == (0, 0)
+    assert len(_replies(runtime)) == 120
     assert_never_oversold(factory, sale)
 
 

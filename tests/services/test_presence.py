@@ -1,0 +1,82 @@
+"""Presence of a batch of messages: the same rows the per-message upserts would leave."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.clock import FixedClock
+from app.db.models import ChatMember, Member
+from app.db.session import transaction
+from app.messages import ChatRef, Kind, Platform, Role
+from app.services.members import MembersService
+from app.services.presence import BatchPresence
+from tests.factories import make_message
+
+OTHER = ChatRef(Platform.BRIDGE, "g-002", is_group=True, name="花屿会员2群")
+
+
+def _member(factory: sessionmaker[Session], user: str) -> Member:
+    with factory() as session:
+        return session.scalars(select(Member).where(Member.external_id == user)).one()
+
+
+def _presence(factory: sessionmaker[Session], member_pk: int) -> dict[int, tuple[int, object]]:
+    with factory() as session:
+        rows = session.scalars(select(ChatMember).where(ChatMember.member_id == member_pk))
+        return {row.chat_id: (row.message_count, row.last_active_at) for row in rows}
+
+
+def test_a_batch_records_chats_members_and_counts_in_a_few_statements(
+    session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    t0 = clock.now()
+    with transaction(session_factory) as session:
+        known = MembersService(session).ensure_member(
+            "bridge", "u-old", name="老会员", role=Role.MEMBER, now=t0 - timedelta(days=3)
+        )
+    messages = [
+        make_message("早", at=t0, user="u-old"),
+        make_message("大家好", at=t0 + timedelta(seconds=5), user="u-new", role=Role.ADMIN),
+        make_message("再来", at=t0 + timedelta(seconds=9), user="u-old", chat=OTHER),
+        make_message("加入", at=t0 + timedelta(seconds=2), user="u-old", kind=Kind.MEMBER_JOIN),
+        make_message("三", at=t0 + timedelta(seconds=7), user="u-old"),
+    ]
+    with transaction(session_factory) as session:
+        presence = BatchPresence(session)
+        seen = presence.prepare(messages)
+        assert seen[0].member_pk == known
+        assert seen[1].member_pk != known
+        assert seen[0].chat_pk == seen[1].chat_pk != seen[2].chat_pk
+        # Every sender is present in its chat before any handler runs.
+        assert _count_presence(session, seen[1].member_pk) == 1
+        presence.settle(list(zip(messages, seen, strict=True)))
+
+    old = _member(session_factory, "u-old")
+    assert old.first_seen_at == t0 - timedelta(days=3)
+    assert old.last_active_at == t0 + timedelta(seconds=9)
+    counts = _presence(session_factory, known)
+    assert counts[seen[0].chat_pk] == (2, t0 + timedelta(seconds=7))  # the join does not count
+    assert counts[seen[2].chat_pk] == (1, t0 + timedelta(seconds=9))
+    new = _member(session_factory, "u-new")
+    assert (new.name, new.role) == ("小满", "admin")
+    assert _presence(session_factory, new.id) == {seen[1].chat_pk: (1, t0 + timedelta(seconds=5))}
+
+
+def test_messages_left_out_of_settle_are_not_counted(
+    session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    messages = [make_message("一", at=clock.now()), make_message("二", at=clock.now())]
+    with transaction(session_factory) as session:
+        presence = BatchPresence(session)
+        seen = presence.prepare(messages)
+        presence.settle([(messages[0], seen[0])])  # the second one failed: counted on retry
+
+    assert _presence(session_factory, seen[0].member_pk)[seen[0].chat_pk][0] == 1
+
+
+def _count_presence(session: Session, member_pk: int) -> int:
+    rows = session.scalars(select(ChatMember.id).where(ChatMember.member_id == member_pk))
+    return len(list(rows))
