@@ -8,7 +8,8 @@ again, exactly once. A message whose handler raises does not take the batch down
 is rolled back and run again without it, and that message is recorded as a failed attempt
 (retried later, then parked as `failed`) in the same commit as the others. That costs a re-run
 on the rare failure instead of a savepoint on every message. On PostgreSQL several processes
-share the work via `FOR UPDATE SKIP LOCKED`; on SQLite `BEGIN IMMEDIATE` serialises them.
+share the work via `FOR UPDATE SKIP LOCKED`; on SQLite `BEGIN IMMEDIATE` serialises them, and
+a batch ends early (`commit_soon`) when callbacks wait for the one write lock to be stored.
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ class InboxWorker:
         *,
         on_replies: Callable[[], None] = lambda: None,
         between_messages: Callable[[], None] = lambda: None,
+        commit_soon: Callable[[], bool] = lambda: False,
     ) -> None:
         self._deps = deps
         self._pipeline = pipeline
         self._on_replies = on_replies
         self._between_messages = between_messages
+        self._commit_soon = commit_soon
         self._next_purge = 0.0
         self._loop = WakeableLoop(
             "inbox-worker", self._work, deps.settings.inbox.poll_interval_seconds
@@ -181,17 +184,20 @@ class InboxWorker:
         drafts: list[OutboxDraft] = []
         results: list[ProcessResult] = []
         for row, message, pks in zip(rows, messages, seen, strict=True):
+            if results and self._commit_soon():
+                break  # the rest stay pending for the next batch
             try:
                 result = self._run_one(services, row, message, pks, drafts)
             except Exception as error:
                 raise _MessageFailed(row.id, error) from error
             results.append(result)
-        presence.settle(list(zip(messages, seen, strict=True)))
+        done = len(results)
+        presence.settle(list(zip(messages[:done], seen[:done], strict=True)))
         now = self._deps.clock.now()
         enqueue(session, drafts, now=now)
         session.execute(
             update(InboxRow)
-            .where(InboxRow.id.in_([row.id for row in rows]))
+            .where(InboxRow.id.in_([row.id for row in rows[:done]]))
             .values(status="done", processed_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -95,6 +95,10 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         PIPELINE,
         on_replies=outbox.wake,
         between_messages=lambda: writer.wait_idle(WRITER_PRIORITY_SECONDS),
+        # SQLite has one write lock: a batch holding it delays every callback's answer, so
+        # the worker commits what it has as soon as callbacks wait. PostgreSQL's writer has
+        # its own connection and row locks; batches run to their size there.
+        commit_soon=writer.has_waiting if engine.dialect.name == "sqlite" else lambda: False,
     )
     writer.on_stored = worker.wake
     return Runtime(

@@ -1,27 +1,49 @@
 """Webhook throughput: a bare FastAPI endpoint vs. the full bridge and WeCom-app paths.
 
-Usage: python bench/webhook.py [--seconds 8] [--connections 50]
+Usage: python bench/webhook.py [--seconds 8] [--connections 50] [--client auto|wrk|python]
+                               [--drain-timeout 600]
        (BENCH_DATABASE_URL=postgresql://… adds a PostgreSQL run)
 
-One uvicorn worker (uvloop + httptools) runs on CPU 0 with the real app, its inbox worker and
-outbox dispatcher; a raw-socket asyncio load generator runs on CPU 1 with keep-alive
-connections. Every full-path request is unique (own message id, nonce and signature), so each
-one is verified, decrypted, stored (group commit), processed by the pipeline and committed.
-Prints requests/s, p50 and p99 per endpoint and the full/bare ratio; goal: ≥ 25 % of bare
-throughput with p99 ≤ 50 ms at 50 connections.
+Placement: one uvicorn worker (uvloop + httptools) runs the real app, with its inbox writer,
+inbox worker and outbox dispatcher threads, pinned to CPU 0; the load generator is pinned to
+CPU 1 (PostgreSQL's own processes are not pinned). Loopback only, keep-alive connections.
+The bare endpoint is first in the route list, so it pays the least routing there is.
+
+Load generator: `wrk` (Debian/Ubuntu: `apt-get install wrk`) with one thread, replaying requests
+signed in advance from a file through a Lua script (below). `--client python` (or no wrk on
+PATH) uses a raw-socket asyncio client instead (measured: about the same figures up to ~9,000
+req/s; wrk leaves more headroom and its latency histogram is the reference).
+
+Every full-path request is unique (own message id, nonce and signature): each one is
+verified, decrypted and stored durably (group commit) before its 200, and then processed by
+the pipeline in the inbox worker of the same process. Bridge messages are group chatter with
+varied texts (see `chat_text`); WeCom-app messages are one-to-one questions. After each run
+the bench waits until the worker has processed every stored message ("drain s"), so
+"processed/s" = requests / (run + drain) is the sustained rate; a run that would have had to
+reuse requests is reported as invalid.
+
+Prints requests/s, p50 and p99 per endpoint, the drain time and processed/s, and the
+processed/bare ratio. Goal: ≥ 25 % of bare throughput (processed/s) with p99 ≤ 50 ms at 50
+connections. The drain can take minutes when the worker is slower than the acknowledgements.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
+import math
 import os
+import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import median
 
@@ -67,6 +89,10 @@ def serve(db_url: str, port: int) -> None:
     async def bare() -> str:
         return "success"
 
+    # First in the route list: routes are matched in order, so the bare endpoint pays the
+    # least routing there is (appended last, it would be matched against every admin route).
+    app.router.routes.insert(0, app.router.routes.pop())
+
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -85,24 +111,64 @@ def raw_post(path: str, body: bytes, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-def bare_requests() -> Iterator[bytes]:
-    request = raw_post("/bare", b"<xml><Encrypt>x</Encrypt></xml>", {"Content-Type": "text/xml"})
-    while True:
-        yield request
+def bare_requests(_count: int, _first: int) -> list[bytes]:
+    return [raw_post("/bare", b"<xml><Encrypt>x</Encrypt></xml>", {"Content-Type": "text/xml"})]
 
 
-def bridge_requests(count: int) -> list[bytes]:
+# Group chatter for the bridge messages: a seeded mix of short replies, remarks and questions
+# with an order number or quantity in many, so that texts differ as in a real group. (One text
+# sent by hundreds of members at once is a spam wave: every message is then compared with
+# the wave's recent copies and punished, a moderation workload, not a webhook one.)
+_OPENERS = ("", "", "请问", "大家好，", "各位邻居，", "群主，", "麻烦问一下，", "有人知道")
+_TOPICS = (
+    "今天的团购水果",
+    "昨天拼单的大米",
+    "周末的亲子活动",
+    "小区东门的快递柜",
+    "三号楼的停车位",
+    "新到的有机蔬菜",
+    "上周订的牛奶",
+    "明天的社区义诊",
+    "物业费的缴纳",
+    "团长推荐的零食",
+)
+_ENDINGS = (
+    "什么时候到货？",
+    "还有名额吗",
+    "多少钱一份？",
+    "在哪里领取？",
+    "质量挺好的，推荐",
+    "已经收到了，谢谢",
+    "可以晚点送吗？",
+    "怎么报名参加？",
+)
+_SHORT = ("好的", "收到", "谢谢团长", "+1", "已付款", "在吗", "👍")
+
+
+def chat_text(i: int) -> str:
+    rng = random.Random(i)
+    if rng.random() < 0.2:
+        return rng.choice(_SHORT)
+    text = rng.choice(_OPENERS) + rng.choice(_TOPICS) + rng.choice(_ENDINGS)
+    if rng.random() < 0.6:
+        text += rng.choice(("订单尾号{}", "要{}份", "{}号楼", "编号{}")).format(
+            rng.randint(1, 9999)
+        )
+    return text
+
+
+def bridge_requests(count: int, first: int) -> list[bytes]:
     from app.senders.bridge import sign_bridge
 
     now = int(time.time())
     requests = []
-    for i in range(count):
+    for i in range(first, first + count):
         event = {
             "id": f"bench-{i}",
             "type": "text",
             "chat": {"id": f"g-{i % 20}", "name": "压测群"},
             "sender": {"id": f"u-{i % 500}", "name": "压测", "role": "member"},
-            "text": "请问今天几点前下单可以当天送到？",
+            "text": chat_text(i),
             "sent_at": now,
         }
         body = json.dumps(event, ensure_ascii=False).encode()
@@ -115,14 +181,14 @@ def bridge_requests(count: int) -> list[bytes]:
     return requests
 
 
-def wecom_requests(count: int) -> list[bytes]:
+def wecom_requests(count: int, first: int) -> list[bytes]:
     from app.adapters.wecom_crypto import WeComCrypto
     from app.clock import SystemClock
 
     crypto = WeComCrypto(WECOM_TOKEN, WECOM_KEY, CORP_ID, clock=SystemClock())
     now = str(int(time.time()))
     requests = []
-    for i in range(count):
+    for i in range(first, first + count):
         inner = (
             f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName>"
             f"<FromUserName><![CDATA[user{i % 500}]]></FromUserName>"
@@ -141,7 +207,86 @@ def wecom_requests(count: int) -> list[bytes]:
     return requests
 
 
-# -- load generator ---------------------------------------------------------------------------
+# -- load generators -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    completed: int
+    errors: int  # non-2xx answers and socket errors
+    exhausted: bool = False  # the client ran out of unique requests: the figure is invalid
+    drain_seconds: float = 0.0  # after the run, until the inbox worker had processed it all
+    seconds: float = 0.0  # how long the load ran
+
+    @property
+    def processed_rps(self) -> float:
+        """Requests acknowledged and processed, per second of load plus drain."""
+        return self.completed / (self.seconds + self.drain_seconds)
+
+
+# wrk runs this in its (single) thread: `init` loads the requests ("<length>\n<raw request>"
+# repeated), `request` hands them out in order, `done` prints one JSON line with the figures.
+WRK_SCRIPT = r"""
+local requests, count, index = {}, 0, 0
+wrapped = 0  -- a global, so that done() can read it with thread:get
+function setup(thread) threads = threads or {}; table.insert(threads, thread) end
+function init(args)
+  local file = assert(io.open(args[1], "rb"))
+  while true do
+    local length = file:read("*l")
+    if not length then break end
+    count = count + 1
+    requests[count] = file:read(tonumber(length))
+  end
+  file:close()
+end
+function request()
+  index = index + 1
+  if index > count then index, wrapped = 1, wrapped + 1 end
+  return requests[index]
+end
+function done(summary, latency, _)
+  local wraps = 0
+  for _, thread in ipairs(threads) do wraps = wraps + thread:get("wrapped") end
+  local e = summary.errors
+  io.write(string.format(
+    '\nRESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, '
+    .. '"errors": %d, "wrapped": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status + e.connect + e.read + e.write + e.timeout, wraps))
+end
+"""
+
+
+def run_wrk(
+    port: int, requests: list[bytes], seconds: float, connections: int, workdir: Path
+) -> Result:
+    """One wrk run over `requests` (a single request is repeated; more must not run out)."""
+    data, script = workdir / "requests.bin", workdir / "replay.lua"
+    script.write_text(WRK_SCRIPT)
+    with data.open("wb") as out:
+        for request in requests:
+            out.write(b"%d\n" % len(request) + request)
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(script)]
+    command += [f"http://127.0.0.1:{port}", "--", str(data)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed: {done.stderr or done.stdout}")
+    output = done.stdout
+    line = next(x for x in output.splitlines() if x.startswith("RESULT "))
+    figures = json.loads(line.removeprefix("RESULT "))
+    return Result(
+        figures["requests"] / (figures["duration_us"] / 1e6),
+        figures["p50_us"] / 1000,
+        figures["p99_us"] / 1000,
+        figures["requests"],
+        figures["errors"],
+        exhausted=len(requests) > 1 and figures["wrapped"] > 0,
+        seconds=figures["duration_us"] / 1e6,
+    )
+
+
 async def _connection(
     port: int, source: Iterator[bytes], until: float, latencies: list[float], errors: list[int]
 ) -> None:
@@ -166,16 +311,15 @@ async def _connection(
         writer.close()
 
 
-def run_load(
-    port: int, source: Iterator[bytes], seconds: float, connections: int
-) -> tuple[float, float, float, int, int]:
-    """Returns (requests/s, p50 ms, p99 ms, completed, non-200)."""
+def run_python(port: int, requests: list[bytes], seconds: float, connections: int) -> Result:
+    """The fallback client: asyncio + uvloop, raw sockets, one coroutine per connection."""
     import uvloop
 
     latencies: list[float] = []
     errors: list[int] = []
+    source = itertools.cycle(requests) if len(requests) == 1 else iter(requests)
 
-    async def main() -> float:
+    async def drive() -> float:
         start = time.perf_counter()
         until = start + seconds
         await asyncio.gather(
@@ -183,15 +327,18 @@ def run_load(
         )
         return time.perf_counter() - start
 
-    elapsed = uvloop.run(main())
+    elapsed = uvloop.run(drive())
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
-    return (
+    exhausted = len(requests) > 1 and len(latencies) >= len(requests)
+    return Result(
         len(latencies) / elapsed,
         median(latencies) * 1000,
         p99 * 1000,
         len(latencies),
         len(errors),
+        exhausted,
+        seconds=elapsed,
     )
 
 
@@ -212,44 +359,90 @@ def _wait_ready(port: int) -> None:
     raise SystemExit("server did not start")
 
 
-def bench_database(name: str, url: str, seconds: float, connections: int) -> bool:
+def bench_database(
+    name: str, url: str, seconds: float, connections: int, client: str, drain_timeout: float
+) -> bool:
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", url, "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
+    cases: list[tuple[str, Callable[[int, int], list[bytes]]]] = [
+        ("bare", bare_requests),
+        ("bridge", bridge_requests),
+        ("wecom_app", wecom_requests),
+    ]
+    # Enough unique requests for a server far faster than the ones measured so far.
+    capacity = int(seconds * 6000) + 2000
+    results: dict[str, Result] = {}
     try:
         _wait_ready(port)
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {1})
-        capacity = int(seconds * 8000) + 5000
-        cases: list[tuple[str, Callable[[], Iterator[bytes]]]] = [
-            ("bare", bare_requests),
-            ("bridge", lambda: iter(bridge_requests(capacity))),
-            ("wecom_app", lambda: iter(wecom_requests(capacity))),
-        ]
-        results = {}
-        for label, make in cases:
-            source = make()
-            run_load(port, source, 1.0, connections)  # warm-up
-            results[label] = run_load(port, source, seconds, connections)
+        with tempfile.TemporaryDirectory(prefix="qunyun-webhook-") as workdir:
+
+            def load(requests: list[bytes], duration: float) -> Result:
+                if client == "wrk":
+                    return run_wrk(port, requests, duration, connections, Path(workdir))
+                return run_python(port, requests, duration, connections)
+
+            for label, build in cases:
+                load(build(8000, 0), 1.0)  # warm-up, its own ids and nonces
+                wait_processed(url, drain_timeout)
+                result = load(build(capacity, 1_000_000), seconds)
+                results[label] = replace(result, drain_seconds=wait_processed(url, drain_timeout))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    bare_rps = results["bare"][0]
+    return report(name, results, seconds, connections, client)
+
+
+def wait_processed(url: str, timeout: float) -> float:
+    """Seconds until no inbox row is pending (the worker processed every stored callback);
+    infinity when that takes longer than `timeout`."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < timeout:
+            with engine.connect() as connection:
+                query = "SELECT count(*) FROM inbox WHERE status = 'pending'"
+                if not connection.execute(text(query)).scalar():
+                    return time.monotonic() - started
+            time.sleep(0.1)
+        return math.inf
+    finally:
+        engine.dispose()
+
+
+def report(
+    name: str, results: dict[str, Result], seconds: float, connections: int, client: str
+) -> bool:
+    """Print the table; True when every full path meets the goal. The throughput judged is
+    the sustained one (acknowledged and processed), not only the acknowledgement rate."""
+    bare_rps = results["bare"].rps
     ok = True
-    print(f"\n[{name}] 1 worker, {connections} connections, {seconds:.0f} s per endpoint")
     print(
-        f"{'endpoint':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-200':>8} {'vs bare':>8}"
+        f"\n[{name}] 1 worker, {connections} connections, {seconds:.0f} s per endpoint, {client}"
     )
-    for label, (rps, p50, p99, _done, errors) in results.items():
-        ratio = rps / bare_rps
-        print(f"{label:<10} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f} {errors:>8d} {ratio:>7.0%}")
-        if label != "bare":
-            ok &= ratio >= GOAL_RATIO and p99 <= GOAL_P99_MS and errors == 0
     print(
-        f"goal: full path ≥ {GOAL_RATIO:.0%} of bare, p99 ≤ {GOAL_P99_MS:.0f} ms: "
+        f"{'endpoint':<10} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
+        f" {'drain s':>7} {'processed/s':>11} {'vs bare':>7}"
+    )
+    for label, r in results.items():
+        sustained = r.rps if label == "bare" else r.processed_rps
+        note = "  INVALID: ran out of unique requests" if r.exhausted else ""
+        print(
+            f"{label:<10} {r.rps:>7.0f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f} {r.errors:>6d}"
+            f" {r.drain_seconds:>7.1f} {sustained:>11.0f} {sustained / bare_rps:>7.0%}{note}"
+        )
+        if label != "bare":
+            ratio_ok = sustained / bare_rps >= GOAL_RATIO
+            ok &= ratio_ok and r.p99_ms <= GOAL_P99_MS and r.errors == 0 and not r.exhausted
+    print(
+        f"goal: full path ≥ {GOAL_RATIO:.0%} of bare (processed/s), p99 ≤ {GOAL_P99_MS:.0f} ms: "
         + ("met" if ok else "NOT met")
     )
     return ok
@@ -259,15 +452,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=600.0, help="seconds to wait for the worker"
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
         return
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
     all_ok = True
     for name, url in databases():
-        all_ok &= bench_database(name, url, args.seconds, args.connections)
+        all_ok &= bench_database(
+            name, url, args.seconds, args.connections, client, args.drain_timeout
+        )
     raise SystemExit(0 if all_ok else 1)
 
 

@@ -160,6 +160,31 @@ def test_a_batch_is_one_transaction_of_up_to_batch_size_rows(
     assert _count(factory, OutboxRow) == size + 3
 
 
+def test_a_batch_commits_early_when_callbacks_wait_for_the_write_lock(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    waiting = [False]
+
+    def echo(ctx: Context) -> Flow:
+        ctx.reply(f"回复:{ctx.text}")
+        waiting[0] = ctx.text == "二"  # a callback arrives while "二" is processed
+        return Flow.CONTINUE
+
+    worker = InboxWorker(
+        runtime.deps, Pipeline(Route("echo", echo)), commit_soon=lambda: waiting[0]
+    )
+    factory = runtime.deps.session_factory
+    _store_texts(runtime, clock, ["一", "二", "三", "四"])
+
+    first = worker.process_batch()
+
+    assert len(first) == 2
+    assert [row.status for row in _rows(factory)] == ["done", "done", "pending", "pending"]
+    assert _outbox_texts(factory) == ["回复:一", "回复:二"]
+    assert len(worker.process_batch()) == 2  # nothing waits now: the rest in one batch
+    assert _outbox_texts(factory) == ["回复:一", "回复:二", "回复:三", "回复:四"]
+
+
 def test_worker_killed_mid_batch_then_restarted_processes_every_row_once(
     runtime: Runtime, db_url: str, clock: FixedClock
 ) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
@@ -82,3 +83,49 @@ def test_expired_replay_keys_are_purged_and_the_nonce_is_free_again(
     assert purge_expired_keys(session_factory, clock.now()) == 1
     later = InboxItem(make_message("b", at=clock.now()), "wecom_app:n9", "sig-b")
     assert store_batch(session_factory, [later], clock, 60) == [StoreOutcome.STORED]
+
+
+def test_a_request_that_went_away_does_not_stop_the_writer(
+    session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    """A cancelled request (its client disconnected) is still stored; the others are answered."""
+    writer = InboxWriter(session_factory, clock, nonce_ttl=7200)
+    writer.start()
+    gone = InboxItem(make_message("走了", at=clock.now()))
+    stays = [InboxItem(make_message(f"留下{i}", at=clock.now())) for i in range(20)]
+
+    async def send_all() -> list[StoreOutcome]:
+        cancelled = asyncio.ensure_future(writer.store(gone))
+        await asyncio.sleep(0)  # queued for the writer, then the client goes away
+        cancelled.cancel()
+        return await asyncio.gather(*(writer.store(item) for item in stays))
+
+    try:
+        outcomes = asyncio.run(send_all())
+        later = asyncio.run(writer.store(InboxItem(make_message("之后", at=clock.now()))))
+    finally:
+        writer.stop()
+
+    assert outcomes == [StoreOutcome.STORED] * 20
+    assert later is StoreOutcome.STORED
+    assert _rows(session_factory) == 22
+
+
+def test_a_failed_commit_fails_every_request_of_the_batch(
+    session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    unreachable = sessionmaker(create_engine("sqlite:////nonexistent-directory/inbox.db"))
+    writer = InboxWriter(unreachable, clock, nonce_ttl=7200)
+    writer.start()
+    items = [InboxItem(make_message(f"消息{i}", at=clock.now())) for i in range(5)]
+
+    async def send_all() -> list[StoreOutcome | BaseException]:
+        return await asyncio.gather(*(writer.store(i) for i in items), return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(send_all())
+    finally:
+        writer.stop()
+
+    assert all(isinstance(o, OperationalError) for o in outcomes)
+    assert _rows(session_factory) == 0

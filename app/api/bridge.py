@@ -8,14 +8,15 @@ from fastapi.responses import JSONResponse
 from app.adapters import bridge
 from app.adapters.errors import forbidden
 from app.api.body import read_capped
-from app.api.deps import RuntimeDep
+from app.api.deps import runtime_of
 from app.inbox import InboxItem, StoreOutcome
 
 router = APIRouter(tags=["callbacks"])
 
 
 @router.post("/callbacks/bridge")
-async def receive_bridge(request: Request, runtime: RuntimeDep) -> JSONResponse:
+async def receive_bridge(request: Request) -> JSONResponse:
+    runtime = runtime_of(request)
     settings = runtime.settings
     if settings.bridge_secret is None:
         raise forbidden("the bridge is not configured (BRIDGE_SECRET)")
