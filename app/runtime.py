@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # How long the inbox worker lets pending callbacks be stored before its next message.
 WRITER_PRIORITY_SECONDS = 0.05
+# SQLite: how long the inbox worker steps back between batches so other threads get the
+# process's one connection.
+CONNECTION_TURN_SECONDS = 0.0005
 
 
 @dataclass
@@ -90,15 +94,25 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     senders = build_senders(settings, http, clock)
     outbox = OutboxDispatcher(factory, senders, clock, settings.outbox)
     writer = InboxWriter(factory, clock, nonce_ttl=settings.inbox.nonce_ttl_seconds)
+    one_connection = engine.dialect.name == "sqlite"
+
+    def between_batches() -> None:
+        writer.wait_idle(WRITER_PRIORITY_SECONDS)
+        if one_connection:
+            # The pool hands its one connection to whoever asks first, and the worker asks
+            # again at once: a short pause lets the outbox thread, woken by the release, take
+            # its turn (measured: without it, replies waited up to the 30 s pool timeout).
+            time.sleep(CONNECTION_TURN_SECONDS)
+
     worker = InboxWorker(
         deps,
         PIPELINE,
         on_replies=outbox.wake,
-        between_messages=lambda: writer.wait_idle(WRITER_PRIORITY_SECONDS),
+        between_messages=between_batches,
         # SQLite has one write lock: a batch holding it delays every callback's answer, so
         # the worker commits what it has as soon as callbacks wait. PostgreSQL's writer has
         # its own connection and row locks; batches run to their size there.
-        commit_soon=writer.has_waiting if engine.dialect.name == "sqlite" else lambda: False,
+        commit_soon=writer.has_waiting if one_connection else lambda: False,
     )
     writer.on_stored = worker.wake
     return Runtime(
