@@ -16,6 +16,7 @@ import httpx
 import typer
 
 from app.cli.common import fail, load_settings
+from app.faq.config import load_faq_config
 from app.senders.bridge import sign_bridge
 
 REPLY_WAIT_SECONDS = 3.0
@@ -59,6 +60,13 @@ def _typed_lines(name: str) -> Iterator[str]:  # pragma: no cover - interactive
             yield text
 
 
+def mentions_bot(text: str) -> bool:
+    """Whether a typed line starts with @ and one of the bot's names (config/faq.toml), as a
+    gateway would flag a real @-mention."""
+    names = load_faq_config().text.bot_names
+    return any(text.lstrip().startswith(f"@{name}") for name in names)
+
+
 def _send(
     client: httpx.Client,
     secret: bytes,
@@ -77,7 +85,7 @@ def _send(
             "sender": {"id": user, "name": name, "role": "member"},
             "text": text,
             "mentions": [],
-            "mentioned_bot": False,
+            "mentioned_bot": mentions_bot(text),
             "sent_at": now,
         },
         ensure_ascii=False,

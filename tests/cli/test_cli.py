@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.cli.simulate import mentions_bot
 from app.db.models import Chat, Member
 from app.main import create_app
 from app.runtime import build_runtime
@@ -105,6 +106,19 @@ def test_simulate_shows_the_bots_reply(live_server: str, db_url: str, tmp_path: 
     assert result.exit_code == 0, result.output
     assert "群助手:" in result.output
     assert "签到" in result.output
+
+
+def test_simulate_flags_a_typed_mention_of_the_bot(
+    live_server: str, db_url: str, tmp_path: Path
+) -> None:
+    question = "@小助手 你们招不招兼职花艺师"
+    result = runner.invoke(
+        cli, ["simulate", "--url", live_server, "-m", question], env=_env(db_url, tmp_path)
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "转人工" in result.output  # a mention always gets an answer or the hand-over
+    assert (mentions_bot(question), mentions_bot("你们招不招兼职花艺师？")) == (True, False)
 
 
 def test_simulate_without_a_server_fails_cleanly(db_url: str, tmp_path: Path) -> None:
