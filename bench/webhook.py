@@ -115,10 +115,11 @@ def bare_requests(_count: int, _first: int) -> list[bytes]:
     return [raw_post("/bare", b"<xml><Encrypt>x</Encrypt></xml>", {"Content-Type": "text/xml"})]
 
 
-# Group chatter for the bridge messages: a seeded mix of short replies, remarks and questions
-# with an order number or quantity in many, so that texts differ as in a real group. (One text
-# sent by hundreds of members at once is a spam wave: every message is then compared with
-# the wave's recent copies and punished, a moderation workload, not a webhook one.)
+# Group chatter for the bridge messages: a seeded mix of short replies, remarks and questions,
+# the longer ones with a detail of their own (order number, building and room, a time), so
+# that texts differ as in a real group and only now and then look like a spam wave. (One text
+# sent by hundreds of members at once is a spam wave: every message is then punished, a
+# moderation workload, not a webhook one.)
 _OPENERS = ("", "", "请问", "大家好，", "各位邻居，", "群主，", "麻烦问一下，", "有人知道")
 _TOPICS = (
     "今天的团购水果",
@@ -142,6 +143,7 @@ _ENDINGS = (
     "可以晚点送吗？",
     "怎么报名参加？",
 )
+_DETAILS = ("订单尾号{}", "我在{}号楼", "手机尾号{}", "{}点以后在家", "单号{}")
 _SHORT = ("好的", "收到", "谢谢团长", "+1", "已付款", "在吗", "👍")
 
 
@@ -150,10 +152,8 @@ def chat_text(i: int) -> str:
     if rng.random() < 0.2:
         return rng.choice(_SHORT)
     text = rng.choice(_OPENERS) + rng.choice(_TOPICS) + rng.choice(_ENDINGS)
-    if rng.random() < 0.6:
-        text += rng.choice(("订单尾号{}", "要{}份", "{}号楼", "编号{}")).format(
-            rng.randint(1, 9999)
-        )
+    if rng.random() < 0.9:
+        text += "，" + rng.choice(_DETAILS).format(rng.randint(10, 99_999))
     return text
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import Clock
 from app.faq.cache import FaqIndexCache
 from app.moderation.cache import RulesCache
+from app.moderation.wave_window import WaveWindow
 from app.services.checkin import CheckinService
 from app.services.faq import FaqService, snapshot_loader
 from app.services.flash_sale_config import load_flash_sale_config
@@ -36,6 +37,7 @@ class AppDeps:
     texts: Texts
     faq: FaqIndexCache = field(default_factory=FaqIndexCache)  # the FAQ index in force
     moderation: RulesCache = field(default_factory=RulesCache)  # moderation rules in force
+    recent_messages: WaveWindow = field(default_factory=WaveWindow)  # for spam waves
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,11 @@ class Services:
             faq=FaqService(session, deps.faq, snapshot_loader(deps.session_factory)),
             tickets=TicketsService(session, deps.faq.config, deps.settings.tz),
             moderation=ModerationService(
-                session, deps.moderation, deps.clock, deps.settings.tz, points
+                session,
+                deps.moderation,
+                deps.clock,
+                deps.settings.tz,
+                points,
+                deps.recent_messages,
             ),
         )

@@ -108,6 +108,7 @@ class FaqService:
         self.session = session
         self._cache = cache
         self._load_elsewhere = load_elsewhere
+        self._version: int | None = None  # read once per transaction (a batch of messages)
 
     @property
     def config(self) -> FaqConfig:
@@ -116,10 +117,11 @@ class FaqService:
 
     # -- the index -------------------------------------------------------------------------
     def loaded(self) -> LoadedIndex:
-        """The index for the KB version this transaction sees (rebuilt when it moved)."""
-        return self._cache.get(
-            kb_version(self.session), lambda: snapshot(self.session), self._load_elsewhere
-        )
+        """The index for the KB version this transaction saw first (rebuilt when it moved;
+        a change committed elsewhere applies from the next transaction, e.g. the next batch)."""
+        if self._version is None:
+            self._version = kb_version(self.session)
+        return self._cache.get(self._version, lambda: snapshot(self.session), self._load_elsewhere)
 
     def refresh(self) -> LoadedIndex:
         """Rebuild the index from this session now (call after the change committed)."""
@@ -323,7 +325,8 @@ class FaqService:
             .where(FaqState.id == _STATE_ID)
             .values(kb_version=FaqState.kb_version + 1)
         )
-        return kb_version(self.session)
+        self._version = kb_version(self.session)
+        return self._version
 
 
 def _handoff_text(loaded: LoadedIndex, match: FaqMatch) -> str:

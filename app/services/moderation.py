@@ -39,6 +39,7 @@ from app.moderation.ladder import Action, decide_action
 from app.moderation.rule_types import NewMemberLinkRule
 from app.moderation.rules import EffectiveRules
 from app.moderation.verdict import ContentVerdict, Hit, first_category
+from app.moderation.wave_window import WaveWindow
 from app.services.moderation_actions import ModerationActions, Scene
 from app.services.moderation_activity import ActivityLog
 from app.services.moderation_cases import NewCase, open_case, prior_violations
@@ -81,12 +82,13 @@ class ModerationService:
         clock: Clock,
         tz: ZoneInfo,
         points: PointsService,
+        window: WaveWindow,
     ) -> None:
         self.session = session
         self.clock = clock
         self.tz = tz
         self.config = ModerationConfigService(session, cache, clock)
-        self.activity = ActivityLog(session)
+        self.activity = ActivityLog(session, window)
         self.actions = ModerationActions(session, points, clock)
         self.review = ModerationReview(session, self.actions, clock)
         self._profiles: dict[int, str | None] = {}  # chat profiles, read once per service

@@ -1,10 +1,15 @@
 """Recent group messages in the database, for flood / repeat / spam-wave rules in any process.
 
-Runs for every moderated group message, inside the inbox worker's transaction: `recent` reads
-what the scope's activity rules need (the member's last messages in the chat; similar-length
-texts from everyone for spam waves), then `record` adds the message — once per message key, so a
-retried message is not counted twice. Every 200th row prunes rows older than the retention.
+Runs for every moderated group message, inside the inbox worker's transaction: `recent` gives
+what the scope's activity rules need, then `record` adds the message — once per message key,
+so a retried message is not counted twice. Every 200th row prunes rows older than the retention.
 Stored is only the text's similarity key (letters and digits), not the message.
+
+- Flood and repeats: the member's own last messages in the chat, one indexed query.
+- Spam waves: everyone's similar texts, from the process's in-memory window
+  (app/moderation/wave_window.py). On its first use in a transaction the window reads the rows
+  committed since its last read, in any process; the transaction's own rows are kept aside
+  and compared too, and vanish with it when it rolls back.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, select
+from sqlalchemy import Select, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from app.db.models import ModerationActivity
@@ -21,11 +26,11 @@ from app.db.upsert import cached_statement, insert_ignore
 from app.moderation.activity import RecentMessage
 from app.moderation.rule_types import FloodRule, RepeatRule, SpamWaveRule
 from app.moderation.rules import EffectiveRules
+from app.moderation.wave_window import WaveEntry, WaveWindow
 
 KEY_CHARS = 500
 MIN_RETENTION = timedelta(hours=24)
 PRUNE_EVERY = 200
-WAVE_CANDIDATES = 2000  # the newest similar-length messages a spam wave is looked for in
 _RowSelect = Select[int, int, int, str, datetime]
 
 
@@ -39,8 +44,11 @@ def length_range(length: int, min_similarity: float) -> tuple[int, int]:
 class ActivityLog:
     """The `moderation_activity` table of one transaction."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, window: WaveWindow) -> None:
         self.session = session
+        self._window = window
+        self._own_rows = WaveWindow(capacity=window.capacity)  # this transaction's, uncommitted
+        self._synced = False
 
     def recent(
         self, rules: EffectiveRules, *, chat_pk: int, member_pk: int, text_key: str, at: datetime
@@ -58,13 +66,14 @@ class ActivityLog:
             found.update(self._rows(cached_statement(self.session, "mod-own", _own), params))
         for rule in rules.rules:
             if isinstance(rule, SpamWaveRule) and len(text_key) >= rule.min_chars:
-                found.update(self._wave(rule, chat_pk, text_key, at))
+                found.update(self._wave(rule, chat_pk, text_key[:KEY_CHARS], at))
         return sorted(found.values(), key=lambda m: m.at)
 
     def record(
         self, *, message_key: str, chat_pk: int, member_pk: int, text_key: str, at: datetime
     ) -> bool:
         """Add the message; False when this message key was recorded before."""
+        self._sync()  # before the insert: the window must never hold an uncommitted row
         key = text_key[:KEY_CHARS]
         row = {
             "message_key": message_key,
@@ -77,9 +86,13 @@ class ActivityLog:
         ids = insert_ignore(
             self.session, ModerationActivity, [row], ["message_key"], ModerationActivity.id
         )
-        if ids and min(ids) % PRUNE_EVERY == 0:
+        if not ids:
+            return False
+        row_id = min(ids)
+        self._own_rows.append(WaveEntry(row_id, chat_pk, member_pk, key, at))
+        if row_id % PRUNE_EVERY == 0:
             self.prune(at - MIN_RETENTION)
-        return bool(ids)
+        return True
 
     def prune(self, before: datetime) -> int:
         """Delete rows older than `before`; returns how many."""
@@ -91,17 +104,40 @@ class ActivityLog:
     def _wave(
         self, rule: SpamWaveRule, chat_pk: int, text_key: str, at: datetime
     ) -> dict[int, RecentMessage]:
-        low, high = length_range(len(text_key[:KEY_CHARS]), rule.min_similarity)
-        params = {
-            "since": at - timedelta(seconds=rule.window_seconds),
-            "until": at,
-            "low": max(low, rule.min_chars),
-            "high": high,
-            "chat": chat_pk,
-        }
-        key = ("mod-wave", rule.across_chats)
-        stmt = cached_statement(self.session, key, lambda _: _wave(across=rule.across_chats))
-        return self._rows(stmt, params)
+        self._sync()
+        low, high = length_range(len(text_key), rule.min_similarity)
+        found: dict[int, RecentMessage] = {}
+        for window in (self._window, self._own_rows):
+            entries = window.similar(
+                text_key,
+                lengths=(max(low, rule.min_chars), high),
+                since=at - timedelta(seconds=rule.window_seconds),
+                until=at,
+                min_similarity=rule.min_similarity,
+                chat_pk=None if rule.across_chats else chat_pk,
+            )
+            for entry in entries:
+                found[entry.id] = RecentMessage(
+                    str(entry.chat_pk), str(entry.member_pk), entry.key, entry.at
+                )
+        return found
+
+    def _sync(self) -> None:
+        """Bring the process's window up to the committed rows, once per transaction."""
+        if self._synced:
+            return
+        self._synced = True
+        window = self._window
+        if window.high_id is None:
+            stmt = cached_statement(self.session, "mod-window-load", _window_load)
+            window.load(self._entries(stmt, {"limit": window.capacity}))
+        else:
+            stmt = cached_statement(self.session, "mod-window-since", _window_since)
+            params = {"high": window.high_id, "missing": window.missing_ids()}
+            window.refresh(self._entries(stmt, params))
+
+    def _entries(self, stmt: _RowSelect, params: dict[str, Any]) -> list[WaveEntry]:
+        return [WaveEntry(*row) for row in self.session.execute(stmt, params)]
 
     def _rows(self, stmt: _RowSelect, params: dict[str, Any]) -> dict[int, RecentMessage]:
         return {
@@ -117,8 +153,6 @@ def _columns() -> _RowSelect:
         ModerationActivity.member_id,
         ModerationActivity.text_key,
         ModerationActivity.at,
-    ).where(
-        ModerationActivity.at >= bindparam("since"), ModerationActivity.at <= bindparam("until")
     )
 
 
@@ -127,14 +161,21 @@ def _own(dialect: str) -> _RowSelect:
     return _columns().where(
         ModerationActivity.chat_id == bindparam("chat"),
         ModerationActivity.member_id == bindparam("member"),
+        ModerationActivity.at >= bindparam("since"),
+        ModerationActivity.at <= bindparam("until"),
     )
 
 
-def _wave(*, across: bool) -> _RowSelect:
-    """Similar-length messages from anyone (spam waves), newest first."""
-    stmt = _columns().where(
-        ModerationActivity.key_length.between(bindparam("low"), bindparam("high"))
+def _window_load(dialect: str) -> _RowSelect:
+    """The newest rows, for a window's first read."""
+    return _columns().order_by(ModerationActivity.id.desc()).limit(bindparam("limit"))
+
+
+def _window_since(dialect: str) -> _RowSelect:
+    """Rows after the window's newest id, and the ids it still waits for."""
+    return _columns().where(
+        or_(
+            ModerationActivity.id > bindparam("high"),
+            ModerationActivity.id.in_(bindparam("missing", expanding=True)),
+        )
     )
-    if not across:
-        stmt = stmt.where(ModerationActivity.chat_id == bindparam("chat"))
-    return stmt.order_by(ModerationActivity.at.desc()).limit(WAVE_CANDIDATES)

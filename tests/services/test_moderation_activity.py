@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app.clock import FixedClock
 from app.db.models import ModerationActivity
+from app.db.session import transaction
 from app.messages import ChatRef
-from app.runtime import Runtime
+from app.moderation.activity import similarity_key
+from app.runtime import Runtime, build_runtime
 from app.services import Services
 from app.services.moderation_activity import (
     MIN_RETENTION,
@@ -17,8 +20,9 @@ from app.services.moderation_activity import (
     ActivityLog,
     length_range,
 )
+from app.settings import Settings
 from tests.factories import GROUP
-from tests.moderation.db_helpers import in_services, member_pk, say
+from tests.moderation.db_helpers import cases, in_services, member_pk, say
 
 
 def _count(runtime: Runtime) -> int:
@@ -37,7 +41,7 @@ def test_a_message_is_recorded_once(runtime: Runtime, clock: FixedClock) -> None
     pk = member_pk(runtime)
 
     def record(services: Services) -> bool:
-        return ActivityLog(services.session).record(
+        return ActivityLog(services.session, services.deps.recent_messages).record(
             message_key="k-1", chat_pk=chat, member_pk=pk, text_key="abc", at=clock.now()
         )
 
@@ -58,7 +62,7 @@ def test_recent_gives_the_members_window_and_similar_texts_of_others(
     def recent(services: Services) -> list[str]:
         rules = services.moderation.config.scope_rules("bridge", "g-001")
         chat = services.members.ensure_chat(_group(), now=clock.now())
-        found = ActivityLog(services.session).recent(
+        found = ActivityLog(services.session, services.deps.recent_messages).recent(
             rules,
             chat_pk=chat,
             member_pk=pk,
@@ -77,7 +81,7 @@ def test_old_rows_are_pruned(runtime: Runtime, clock: FixedClock) -> None:
     pk = member_pk(runtime)
 
     def fill(services: Services) -> None:
-        log = ActivityLog(services.session)
+        log = ActivityLog(services.session, services.deps.recent_messages)
         for n in range(PRUNE_EVERY):
             log.record(
                 message_key=f"m-{n}", chat_pk=chat, member_pk=pk, text_key="x", at=clock.now()
@@ -87,7 +91,72 @@ def test_old_rows_are_pruned(runtime: Runtime, clock: FixedClock) -> None:
 
     assert _count(runtime) == PRUNE_EVERY
     cutoff = clock.now() - MIN_RETENTION - timedelta(seconds=1)
-    assert in_services(runtime, lambda s: ActivityLog(s.session).prune(cutoff)) == 0
+    assert (
+        in_services(
+            runtime, lambda s: ActivityLog(s.session, s.deps.recent_messages).prune(cutoff)
+        )
+        == 0
+    )
+
+
+def test_a_wave_counts_messages_another_process_recorded(
+    runtime: Runtime, settings: Settings, clock: FixedClock
+) -> None:
+    wave = "亲们看这个超值的活动，点进去就有惊喜哦"
+    other = build_runtime(settings, clock=clock)  # a second web process: its own window
+    try:
+        say(runtime, clock, "先来一句普通的聊天内容吧", user="u-x")  # both windows loaded
+        say(other, clock, "另一个进程里也说一句话", user="u-y")
+        say(runtime, clock, wave, user="u-a")
+        say(runtime, clock, wave, user="u-b")
+        assert cases(runtime) == []
+
+        delivered = say(other, clock, wave, user="u-c")
+    finally:
+        other.stop()
+
+    assert delivered.routes == ("moderation",)
+    assert [case.rule for case in cases(runtime)] == ["spam_wave"]
+
+
+def test_rows_of_a_rolled_back_transaction_are_not_remembered(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    say(runtime, clock, "先来一句普通的聊天内容吧")
+    chat = in_services(runtime, lambda s: s.members.ensure_chat(_group(), now=clock.now()))
+    pk = member_pk(runtime)
+    window = runtime.deps.recent_messages
+    key = similarity_key("亲们看这个超值的活动点进去就有惊喜哦")
+
+    def record_then_fail() -> None:
+        with transaction(runtime.deps.session_factory) as session:
+            ActivityLog(session, window).record(
+                message_key="k-gone", chat_pk=chat, member_pk=pk, text_key=key, at=clock.now()
+            )
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError):
+        record_then_fail()
+    in_services(
+        runtime,
+        lambda s: s.moderation.activity.recent(
+            s.moderation.config.scope_rules("bridge", "g-001"),
+            chat_pk=chat,
+            member_pk=pk,
+            text_key=key,
+            at=clock.now(),
+        ),
+    )
+
+    found = window.similar(
+        key,
+        lengths=(len(key), len(key)),
+        since=clock.now() - timedelta(minutes=1),
+        until=clock.now(),
+        min_similarity=0.9,
+    )
+    assert found == []
+    assert _count(runtime) == 1
 
 
 def _group() -> ChatRef:
