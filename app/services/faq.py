@@ -4,7 +4,8 @@ Runs inside a caller's transaction (the inbox worker for messages, an admin API 
 `qunyun faq` commands, the demo seeder) and never commits. Every change to the entries moves the
 KB version in `faq_state` in the same transaction, so every process rebuilds its index (see
 `app.faq.cache`). Answering writes a `faq_hits` row (answered, or pointed back to an earlier
-answer during the cooldown) or a `faq_misses` row (a question the KB could not answer).
+answer during the cooldown) or a `faq_misses` row (a question the KB could not answer; the
+misses of a transaction are inserted together just before it commits).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db.at_commit import before_commit
 from app.db.models import Chat, FaqEntry, FaqHit, FaqMiss, FaqState
 from app.db.upsert import insert_ignore
 from app.faq.cache import EntryRule, FaqIndexCache, KbSnapshot, LoadedIndex
@@ -109,6 +112,7 @@ class FaqService:
         self._cache = cache
         self._load_elsewhere = load_elsewhere
         self._version: int | None = None  # read once per transaction (a batch of messages)
+        self._misses: list[dict[str, Any]] = []  # inserted together just before the commit
 
     @property
     def config(self) -> FaqConfig:
@@ -210,27 +214,38 @@ class FaqService:
         now: datetime,
     ) -> None:
         normalized = (loaded.index.rules.clean(text) or text)[:_NORMALIZED_LENGTH]
-        self.session.add(
-            FaqMiss(
-                chat_id=chat_pk,
-                member_id=member_pk,
-                text=text[:2000],
-                normalized=normalized,
-                reason=match.reason,
-                score=match.score,
-                mentioned=mentioned,
-                at=now,
-            )
+        if not self._misses:
+            before_commit(self.session, self._insert_misses)
+        self._misses.append(
+            {
+                "chat_id": chat_pk,
+                "member_id": member_pk,
+                "text": text[:2000],
+                "normalized": normalized,
+                "reason": match.reason,
+                "score": match.score,
+                "mentioned": mentioned,
+                "at": now,
+            }
         )
+
+    def _insert_misses(self) -> None:
+        rows, self._misses = self._misses, []
+        self.session.execute(insert(cast(Table, FaqMiss.__table__)), rows)
 
     def last_miss(self, chat_pk: int, member_pk: int, since: datetime) -> str | None:
         """The member's latest unanswered question in this chat since a time, if any."""
-        return self.session.scalar(
-            select(FaqMiss.text)
+        stored = self.session.execute(
+            select(FaqMiss.text, FaqMiss.at)
             .where(FaqMiss.chat_id == chat_pk, FaqMiss.member_id == member_pk, FaqMiss.at >= since)
             .order_by(FaqMiss.at.desc(), FaqMiss.id.desc())
             .limit(1)
-        )
+        ).first()
+        for row in reversed(self._misses):  # this transaction's, newest first
+            mine = (row["chat_id"], row["member_id"]) == (chat_pk, member_pk)
+            if mine and row["at"] >= since and (stored is None or row["at"] >= stored.at):
+                return str(row["text"])
+        return None if stored is None else str(stored.text)
 
     # -- storage ---------------------------------------------------------------------------
     def get(self, external_id: str) -> FaqEntry | None:

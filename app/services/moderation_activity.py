@@ -2,14 +2,16 @@
 
 Runs for every moderated group message, inside the inbox worker's transaction: `recent` gives
 what the scope's activity rules need, then `record` adds the message — once per message key,
-so a retried message is not counted twice. Every 200th row prunes rows older than the retention.
-Stored is only the text's similarity key (letters and digits), not the message.
+so a retried message is not counted twice. A transaction's messages are inserted together just
+before it commits (one statement per batch); until then they are compared from memory. Every
+200th row prunes rows older than the retention. Stored is only the text's similarity key
+(letters and digits), not the message.
 
 - Flood and repeats: the member's own last messages in the chat, one indexed query.
 - Spam waves: everyone's similar texts, from the process's in-memory window
   (app/moderation/wave_window.py). On its first use in a transaction the window reads the rows
-  committed since its last read, in any process; the transaction's own rows are kept aside
-  and compared too, and vanish with it when it rolls back.
+  committed since its last read, in any process; the transaction's own messages never enter
+  it, so they vanish with a rollback.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
+from app.db.at_commit import before_commit
 from app.db.models import ModerationActivity
 from app.db.upsert import cached_statement, insert_ignore
 from app.moderation.activity import RecentMessage
@@ -47,8 +50,11 @@ class ActivityLog:
     def __init__(self, session: Session, window: WaveWindow) -> None:
         self.session = session
         self._window = window
-        self._own_rows = WaveWindow(capacity=window.capacity)  # this transaction's, uncommitted
         self._synced = False
+        # This transaction's messages: inserted in one statement just before it commits (one
+        # round trip per batch instead of one per message), compared from memory until then.
+        self._pending: dict[str, WaveEntry] = {}
+        self._pending_window = WaveWindow(capacity=window.capacity)
 
     def recent(
         self, rules: EffectiveRules, *, chat_pk: int, member_pk: int, text_key: str, at: datetime
@@ -57,13 +63,15 @@ class ActivityLog:
         own = [r.window_seconds for r in rules.rules if isinstance(r, FloodRule | RepeatRule)]
         found: dict[int, RecentMessage] = {}
         if own:
-            params = {
-                "chat": chat_pk,
-                "member": member_pk,
-                "since": at - timedelta(seconds=max(own)),
-                "until": at,
-            }
+            since = at - timedelta(seconds=max(own))
+            params = {"chat": chat_pk, "member": member_pk, "since": since, "until": at}
             found.update(self._rows(cached_statement(self.session, "mod-own", _own), params))
+            found.update(
+                (entry.id, _recent(entry))
+                for entry in self._pending.values()
+                if (entry.chat_pk, entry.member_pk) == (chat_pk, member_pk)
+                and since <= entry.at <= at
+            )
         for rule in rules.rules:
             if isinstance(rule, SpamWaveRule) and len(text_key) >= rule.min_chars:
                 found.update(self._wave(rule, chat_pk, text_key[:KEY_CHARS], at))
@@ -71,28 +79,41 @@ class ActivityLog:
 
     def record(
         self, *, message_key: str, chat_pk: int, member_pk: int, text_key: str, at: datetime
-    ) -> bool:
-        """Add the message; False when this message key was recorded before."""
-        self._sync()  # before the insert: the window must never hold an uncommitted row
-        key = text_key[:KEY_CHARS]
-        row = {
-            "message_key": message_key,
-            "chat_id": chat_pk,
-            "member_id": member_pk,
-            "text_key": key,
-            "key_length": len(key),
-            "at": at,
-        }
+    ) -> None:
+        """Add the message (stored when the transaction commits; a message key once)."""
+        if message_key in self._pending:
+            return
+        if not self._pending:
+            before_commit(self.session, self._flush)
+        # Negative ids until stored: they only tell this transaction's messages apart.
+        entry = WaveEntry(-1 - len(self._pending), chat_pk, member_pk, text_key[:KEY_CHARS], at)
+        self._pending[message_key] = entry
+        self._pending_window.append(entry)
+
+    def _flush(self) -> None:
+        """Insert the transaction's messages (a message key recorded before is skipped);
+        now and then prune rows older than the retention."""
+        if not self._pending:
+            return
+        rows = [
+            {
+                "message_key": message_key,
+                "chat_id": entry.chat_pk,
+                "member_id": entry.member_pk,
+                "text_key": entry.key,
+                "key_length": len(entry.key),
+                "at": entry.at,
+            }
+            for message_key, entry in self._pending.items()
+        ]
+        newest = max(entry.at for entry in self._pending.values())
+        self._pending = {}
+        self._pending_window = WaveWindow(capacity=self._window.capacity)
         ids = insert_ignore(
-            self.session, ModerationActivity, [row], ["message_key"], ModerationActivity.id
+            self.session, ModerationActivity, rows, ["message_key"], ModerationActivity.id
         )
-        if not ids:
-            return False
-        row_id = min(ids)
-        self._own_rows.append(WaveEntry(row_id, chat_pk, member_pk, key, at))
-        if row_id % PRUNE_EVERY == 0:
-            self.prune(at - MIN_RETENTION)
-        return True
+        if any(row_id % PRUNE_EVERY == 0 for row_id in ids):
+            self.prune(newest - MIN_RETENTION)
 
     def prune(self, before: datetime) -> int:
         """Delete rows older than `before`; returns how many."""
@@ -107,7 +128,7 @@ class ActivityLog:
         self._sync()
         low, high = length_range(len(text_key), rule.min_similarity)
         found: dict[int, RecentMessage] = {}
-        for window in (self._window, self._own_rows):
+        for window in (self._window, self._pending_window):
             entries = window.similar(
                 text_key,
                 lengths=(max(low, rule.min_chars), high),
@@ -116,10 +137,7 @@ class ActivityLog:
                 min_similarity=rule.min_similarity,
                 chat_pk=None if rule.across_chats else chat_pk,
             )
-            for entry in entries:
-                found[entry.id] = RecentMessage(
-                    str(entry.chat_pk), str(entry.member_pk), entry.key, entry.at
-                )
+            found.update((entry.id, _recent(entry)) for entry in entries)
         return found
 
     def _sync(self) -> None:
@@ -144,6 +162,10 @@ class ActivityLog:
             row.id: RecentMessage(str(row.chat_id), str(row.member_id), row.text_key, row.at)
             for row in self.session.execute(stmt, params)
         }
+
+
+def _recent(entry: WaveEntry) -> RecentMessage:
+    return RecentMessage(str(entry.chat_pk), str(entry.member_pk), entry.key, entry.at)
 
 
 def _columns() -> _RowSelect:

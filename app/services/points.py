@@ -215,12 +215,6 @@ class PointsService:
     def level_status(self, member_pk: int) -> LevelStatus:
         return level_status(self.config.levels, self.score(self.account(member_pk)))
 
-    def entry_exists(self, key: str) -> bool:
-        return (
-            self.session.execute(stmt(self.session, "entry_by_key"), {"key": key}).first()
-            is not None
-        )
-
     def chat_scope(self, chat_pk: int | None) -> ChatScope:
         """The group's "<platform>:<chat id>" key and profile (what rules and campaigns use)."""
         if chat_pk is None:

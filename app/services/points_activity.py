@@ -43,17 +43,16 @@ def award_activity(
     if visible_length(text) < rules.activity_min_length:
         return None
     key = ledger_key(ACTIVITY, source_key)
-    if points.entry_exists(key):
-        return None
-    if not _take_daily_slot(points, member_pk, rules, amount, at):
+    if not _take_daily_slot(points, member_pk, rules, amount, at, key):
         return None
     return points.apply(member_pk, amount, ACTIVITY, key, chat_pk=chat_pk, ref=source_key, at=at)
 
 
 def _take_daily_slot(
-    points: PointsService, member_pk: int, rules: Rules, amount: int, at: datetime
+    points: PointsService, member_pk: int, rules: Rules, amount: int, at: datetime, key: str
 ) -> bool:
-    """Count `amount` against today's cap if the cooldown has passed; False otherwise."""
+    """Count `amount` against today's cap if the cooldown has passed and the message has not
+    earned before (ledger `key`); False otherwise."""
     if amount > rules.activity_daily_cap:
         return False
     params = {
@@ -65,5 +64,6 @@ def _take_daily_slot(
         "last_at": at,
         "cap": rules.activity_daily_cap,
         "cooled": at - timedelta(seconds=rules.activity_cooldown_seconds),
+        "key": key,
     }
     return points.session.execute(stmt(points.session, "take_daily"), params).first() is not None

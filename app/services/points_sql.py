@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Table, bindparam, or_, select, update
+from sqlalchemy import BigInteger, Date, Integer, String, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import UtcDateTime
@@ -162,8 +162,21 @@ def _set_rank(_: str) -> Any:
 
 
 def _take_daily(dialect: str) -> Any:
-    """Count points against a member's daily cap if the cooldown passed; no row = refused."""
-    insert = dialect_insert(dialect)(DAILY)
+    """Count points against a member's daily cap if the cooldown passed and the ledger has no
+    entry under `key` yet (a message earns once); no row returned = refused. One statement:
+    it runs for nearly every group message."""
+    not_paid = ~select(LEDGER.c.id).where(LEDGER.c.idempotency_key == bindparam("key")).exists()
+    values = select(
+        bindparam("member_id", type_=BigInteger),
+        bindparam("day", type_=Date),
+        bindparam("kind", type_=String),
+        bindparam("earned", type_=Integer),
+        bindparam("count", type_=Integer),
+        bindparam("last_at", type_=UtcDateTime()),
+    ).where(not_paid)
+    insert = dialect_insert(dialect)(DAILY).from_select(
+        ["member_id", "day", "kind", "earned", "count", "last_at"], values
+    )
     cooled = bindparam("cooled", type_=UtcDateTime())
     return insert.on_conflict_do_update(
         index_elements=[DAILY.c.member_id, DAILY.c.day, DAILY.c.kind],

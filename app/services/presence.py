@@ -2,7 +2,8 @@
 
 Runs in the inbox worker, inside a batch's transaction, around the pipeline:
 - `prepare` (before it) reads the batch's chats and senders in one query each and creates only
-  those seen for the first time, so every handler finds the sender as a member of the chat;
+  those seen for the first time (and renames renamed chats), so every handler finds the sender
+  as a member of the chat;
 - `settle` (after it) records, for the messages that were processed, last activity, name, role
   and message counts: one multi-row upsert for `members`, one for `chat_members`.
 The busy rows are written last and in key order: another worker's batch with the same senders
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import ChatMember, Member
+from app.db.models import Chat, ChatMember, Member
 from app.db.upsert import cached_statement, dialect_insert, insert_ignore
 from app.messages import InboundMessage, Kind, Role
 from app.services.members import MembersService, member_upsert
@@ -64,12 +65,7 @@ class BatchPresence:
         self._members = MembersService(session)
 
     def prepare(self, messages: Sequence[InboundMessage]) -> list[Seen]:
-        chats: dict[tuple[str, str, str | None], int] = {}
-        for message in messages:
-            chat = message.chat
-            key = (str(chat.platform), chat.chat_id, chat.name)
-            if key not in chats:
-                chats[key] = self._members.ensure_chat(chat, now=message.sent_at)
+        chats = self._chat_ids(messages)
         members = self._member_ids(messages)
         seen = [
             Seen(
@@ -115,6 +111,31 @@ class BatchPresence:
             self._session.execute(stmt, [presence[k] for k in sorted(presence)])
 
     # -- prepare ----------------------------------------------------------------------------
+    def _chat_ids(
+        self, messages: Sequence[InboundMessage]
+    ) -> dict[tuple[str, str, str | None], int]:
+        """Every (platform, chat, name) of the batch: one read; new or renamed chats upserted."""
+        wanted = {(str(m.chat.platform), m.chat.chat_id, m.chat.name): m for m in messages}
+        found = {
+            (row.platform, row.external_id): row
+            for row in self._session.execute(
+                select(Chat.id, Chat.platform, Chat.external_id, Chat.name).where(
+                    Chat.platform.in_({platform for platform, _, _ in wanted}),
+                    Chat.external_id.in_({chat for _, chat, _ in wanted}),
+                )
+            )
+        }
+        chats: dict[tuple[str, str, str | None], int] = {}
+        for key in wanted:  # message order: of two new names in a batch the later one wins
+            platform, chat_id, name = key
+            known = found.get((platform, chat_id))
+            if known is not None and (name is None or name == known.name):
+                chats[key] = int(known.id)
+            else:  # first message of the chat, or a new name: rare
+                message = wanted[key]
+                chats[key] = self._members.ensure_chat(message.chat, now=message.sent_at)
+        return chats
+
     def _member_ids(self, messages: Sequence[InboundMessage]) -> dict[tuple[str, str], int]:
         first: dict[tuple[str, str], InboundMessage] = {}
         for message in messages:

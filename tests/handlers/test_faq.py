@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.clock import FixedClock
-from app.db.models import Ticket
+from app.db.models import FaqMiss, Ticket
 from app.db.session import transaction
 from app.faq.cache import FaqIndexCache
+from app.inbox import InboxItem, store_batch
 from app.runtime import Runtime
 from app.services.faq import FaqService
 from tests.factories import make_message
@@ -100,3 +101,19 @@ def test_handoff_command_files_the_last_unanswered_question(
         ("handoff", "你们招不招兼职花艺师？"),
         ("handoff", "订单号 123 还没发货"),
     ]
+
+
+def test_handoff_in_the_same_batch_as_the_question_files_it(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    _kb(runtime, clock)
+    question = make_message("你们招不招兼职花艺师？", at=clock.now())
+    handoff = make_message("转人工", at=clock.now())
+    store_batch(runtime.deps.session_factory, [InboxItem(question), InboxItem(handoff)], clock, 0)
+
+    results = runtime.worker.process_batch(2)
+
+    assert [result.error for result in results] == [None, None]
+    assert _tickets(runtime) == [("handoff", "你们招不招兼职花艺师？")]
+    with runtime.deps.session_factory() as session:  # the miss was stored with the batch
+        assert session.scalars(select(FaqMiss.text)).all() == ["你们招不招兼职花艺师？"]

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app.clock import FixedClock
 from app.db.models import ModerationActivity
 from app.db.session import transaction
+from app.inbox import InboxItem, store_batch
 from app.messages import ChatRef
 from app.moderation.activity import similarity_key
 from app.runtime import Runtime, build_runtime
@@ -22,7 +23,7 @@ from app.services.moderation_activity import (
 )
 from app.settings import Settings
 from tests.factories import GROUP
-from tests.moderation.db_helpers import cases, in_services, member_pk, say
+from tests.moderation.db_helpers import cases, in_services, member_pk, message, say
 
 
 def _count(runtime: Runtime) -> int:
@@ -40,13 +41,13 @@ def test_a_message_is_recorded_once(runtime: Runtime, clock: FixedClock) -> None
     chat = in_services(runtime, lambda s: s.members.ensure_chat(_group(), now=clock.now()))
     pk = member_pk(runtime)
 
-    def record(services: Services) -> bool:
-        return ActivityLog(services.session, services.deps.recent_messages).record(
+    def record(services: Services) -> None:
+        ActivityLog(services.session, services.deps.recent_messages).record(
             message_key="k-1", chat_pk=chat, member_pk=pk, text_key="abc", at=clock.now()
         )
 
-    assert in_services(runtime, record)
-    assert not in_services(runtime, record)
+    in_services(runtime, record)
+    in_services(runtime, record)
     assert _count(runtime) == 2  # "你好" and k-1
 
 
@@ -157,6 +158,19 @@ def test_rows_of_a_rolled_back_transaction_are_not_remembered(
     )
     assert found == []
     assert _count(runtime) == 1
+
+
+def test_messages_of_one_batch_count_for_each_other(runtime: Runtime, clock: FixedClock) -> None:
+    wave = "亲们看这个超值的活动，点进去就有惊喜哦"
+    batch = [message(f"第{n}条消息", clock, user="u-fast") for n in range(6)]
+    batch += [message(wave, clock, user=user) for user in ("u-a", "u-b", "u-c")]
+    store_batch(runtime.deps.session_factory, [InboxItem(m) for m in batch], clock, 0)
+
+    results = runtime.worker.process_batch(len(batch))
+
+    assert len(results) == len(batch)
+    assert sorted(case.rule for case in cases(runtime)) == ["flood", "spam_wave"]
+    assert _count(runtime) == len(batch)
 
 
 def _group() -> ChatRef:

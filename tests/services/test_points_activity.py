@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
+from app.db.models import PointsDaily
 from app.services.points import LedgerResult
 from app.services.points_activity import award_activity, visible_length
 from app.services.points_config import PointsConfig
@@ -101,6 +103,9 @@ def test_a_reprocessed_message_earns_once(
     assert first is not None
     assert again is None
     assert balance(session_factory, member[0]) == 2
+    with session_factory() as session:  # the retry used no slot of the daily cap
+        daily = session.scalars(select(PointsDaily)).one()
+    assert (daily.count, daily.earned) == (1, 2)
 
 
 def test_a_very_long_message_id_still_earns_once(

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
-from app.db.models import ChatMember, Member
+from app.db.models import Chat, ChatMember, Member
 from app.db.session import transaction
 from app.messages import ChatRef, Kind, Platform, Role
 from app.services.members import MembersService
@@ -80,3 +80,28 @@ def test_messages_left_out_of_settle_are_not_counted(
 def _count_presence(session: Session, member_pk: int) -> int:
     rows = session.scalars(select(ChatMember.id).where(ChatMember.member_id == member_pk))
     return len(list(rows))
+
+
+def test_a_batch_finds_known_chats_and_renames_a_renamed_one(
+    session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    with transaction(session_factory) as session:
+        known = MembersService(session).ensure_chat(OTHER, now=clock.now())
+    renamed = ChatRef(Platform.BRIDGE, OTHER.chat_id, is_group=True, name="花屿会员二群")
+    unnamed = ChatRef(Platform.BRIDGE, OTHER.chat_id, is_group=True)
+    messages = [
+        make_message("一", at=clock.now(), chat=OTHER),
+        make_message("二", at=clock.now(), chat=unnamed),
+        make_message("三", at=clock.now(), chat=renamed),
+        make_message("四", at=clock.now()),  # a chat never seen before
+    ]
+
+    with transaction(session_factory) as session:
+        seen = BatchPresence(session).prepare(messages)
+
+    assert [s.chat_pk for s in seen[:3]] == [known] * 3
+    assert seen[3].chat_pk != known
+    with session_factory() as session:
+        names = {row.id: row.name for row in session.execute(select(Chat.id, Chat.name))}
+    assert names[known] == "花屿会员二群"
+    assert names[seen[3].chat_pk] is not None
