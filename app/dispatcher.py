@@ -181,6 +181,11 @@ class InboxWorker:
         messages = [_decode(row) for row in rows]
         presence = BatchPresence(session)
         seen = presence.prepare(messages)
+        started = self._deps.clock.now()
+        services.moderation.expect(
+            {(pks.chat_pk, pks.member_pk) for pks in seen},
+            min(min(message.sent_at, started) for message in messages),
+        )
         drafts: list[OutboxDraft] = []
         results: list[ProcessResult] = []
         for row, message, pks in zip(rows, messages, seen, strict=True):

@@ -50,6 +50,7 @@ from app.services.flash_sale_views import (
     SaleView,
     from_row,
 )
+from app.services.flash_sale_waitlist_pg import join_statement
 from app.services.points import PointsService
 
 ClaimStatus = Literal[
@@ -313,7 +314,8 @@ class FlashSaleService:
         self, sale: SaleView, item: ItemView, member_pk: int, chat_pk: int, now: datetime
     ) -> int:
         """Queue the member for the item (once); their place among those waiting, 0 if their
-        earlier place was already used."""
+        earlier place was already used. On PostgreSQL one statement does both (see
+        app/services/flash_sale_waitlist_pg.py)."""
         self._lock_claims()
         row: dict[str, Any] = {
             "sale_id": sale.id,
@@ -323,9 +325,16 @@ class FlashSaleService:
             "status": "waiting",
             "created_at": now,
         }
-        self.session.execute(
-            cached_statement(self.session, "flash-waitlist", _waitlist_insert), row
-        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = cached_statement(self.session, "flash-waitlist-join", join_statement)
+            params = {f"w_{name}": value for name, value in row.items()}
+            joined = self.session.execute(stmt, params).one_or_none()
+            if joined is not None:
+                return int(joined.place) if joined.status == "waiting" else 0
+        else:
+            self.session.execute(
+                cached_statement(self.session, "flash-waitlist", _waitlist_insert), row
+            )
         stmt = cached_statement(self.session, "flash-waitlist-place", _waitlist_place_statement)
         mine = self.session.execute(stmt, {"item_id": item.id, "member_pk": member_pk}).one()
         return int(mine.place) if mine.status == "waiting" else 0

@@ -17,6 +17,7 @@ Also answers the member commands 群规 / 我的违规 / 申诉 (app/handlers/ru
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -94,6 +95,11 @@ class ModerationService:
         self._profiles: dict[int, str | None] = {}  # chat profiles, read once per service
 
     # -- the pipeline step -------------------------------------------------------------------
+    def expect(self, senders: Iterable[tuple[int, int]], earliest: datetime) -> None:
+        """A batch's (chat, member) pairs and earliest message time, before it is moderated:
+        the senders' recent messages are then read in one query for the batch."""
+        self.activity.expect(senders, earliest)
+
     def moderate(
         self, message: InboundMessage, *, chat_pk: int, member_pk: int, at: datetime
     ) -> Outcome:

@@ -17,10 +17,11 @@ before it commits (one statement per batch); until then they are compared from m
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, or_, select
+from sqlalchemy import Select, bindparam, delete, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.db.at_commit import before_commit
@@ -55,6 +56,16 @@ class ActivityLog:
         # round trip per batch instead of one per message), compared from memory until then.
         self._pending: dict[str, WaveEntry] = {}
         self._pending_window = WaveWindow(capacity=window.capacity)
+        # The batch's senders (`expect`): their own earlier rows are read in one query.
+        self._expected: frozenset[tuple[int, int]] = frozenset()
+        self._earliest: datetime | None = None
+        self._own_since: datetime | None = None  # what the one query covers
+        self._own_rows: dict[tuple[int, int], list[tuple[int, RecentMessage]]] = {}
+
+    def expect(self, senders: Iterable[tuple[int, int]], earliest: datetime) -> None:
+        """The (chat, member) pairs a batch will ask about, and its earliest message time."""
+        self._expected = frozenset(senders)
+        self._earliest = earliest
 
     def recent(
         self, rules: EffectiveRules, *, chat_pk: int, member_pk: int, text_key: str, at: datetime
@@ -64,8 +75,7 @@ class ActivityLog:
         found: dict[int, RecentMessage] = {}
         if own:
             since = at - timedelta(seconds=max(own))
-            params = {"chat": chat_pk, "member": member_pk, "since": since, "until": at}
-            found.update(self._rows(cached_statement(self.session, "mod-own", _own), params))
+            found.update(self._own(chat_pk, member_pk, since, at))
             found.update(
                 (entry.id, _recent(entry))
                 for entry in self._pending.values()
@@ -140,6 +150,29 @@ class ActivityLog:
             found.update((entry.id, _recent(entry)) for entry in entries)
         return found
 
+    def _own(
+        self, chat_pk: int, member_pk: int, since: datetime, until: datetime
+    ) -> dict[int, RecentMessage]:
+        """The member's stored rows in the chat at `since`..`until`: from the batch's one
+        query when it covers them, else one query for this message."""
+        pair = (chat_pk, member_pk)
+        if pair in self._expected and self._earliest is not None:
+            if self._own_since is None:
+                self._own_since = self._earliest - (until - since)
+                self._load_own()
+            if since >= self._own_since:
+                rows = self._own_rows.get(pair, ())
+                return {row_id: row for row_id, row in rows if since <= row.at <= until}
+        params = {"chat": chat_pk, "member": member_pk, "since": since, "until": until}
+        return self._rows(cached_statement(self.session, "mod-own", _own), params)
+
+    def _load_own(self) -> None:
+        stmt = cached_statement(self.session, "mod-own-batch", _own_batch)
+        params = {"pairs": sorted(self._expected), "since": self._own_since}
+        for row in self.session.execute(stmt, params):
+            recent = RecentMessage(str(row.chat_id), str(row.member_id), row.text_key, row.at)
+            self._own_rows.setdefault((row.chat_id, row.member_id), []).append((row.id, recent))
+
     def _sync(self) -> None:
         """Bring the process's window up to the committed rows, once per transaction."""
         if self._synced:
@@ -185,6 +218,15 @@ def _own(dialect: str) -> _RowSelect:
         ModerationActivity.member_id == bindparam("member"),
         ModerationActivity.at >= bindparam("since"),
         ModerationActivity.at <= bindparam("until"),
+    )
+
+
+def _own_batch(dialect: str) -> _RowSelect:
+    """The own messages of several (chat, member) pairs since a time (a batch's senders)."""
+    pair = tuple_(ModerationActivity.chat_id, ModerationActivity.member_id)
+    return _columns().where(
+        pair.in_(bindparam("pairs", expanding=True)),
+        ModerationActivity.at >= bindparam("since"),
     )
 
 

@@ -160,6 +160,31 @@ def test_sold_out_claims_join_the_waitlist_in_order(
     assert stock_of(session_factory, sale) == 0
 
 
+def test_a_used_waitlist_place_is_not_given_again_and_moves_the_others_up(
+    session_factory: Factory, clock: FixedClock, group: tuple[int, list[int]]
+) -> None:
+    chat, members = group
+    create_sale(session_factory, clock, [chat], [item(1, stock=1)])
+    clock.set(START)
+    claim(session_factory, clock, members[0], chat, key="k0")
+    claim(session_factory, clock, members[1], chat, key="k1")
+    claim(session_factory, clock, members[2], chat, key="k2")
+    with transaction(session_factory) as session:
+        session.execute(
+            update(FlashSaleWaitlist)
+            .where(FlashSaleWaitlist.member_id == members[1])
+            .values(status="offered")
+        )
+
+    offered_again = claim(session_factory, clock, members[1], chat, key="k1-again")
+    behind = claim(session_factory, clock, members[2], chat, key="k2-again")
+    newcomer = claim(session_factory, clock, members[3], chat, key="k3")
+
+    assert (offered_again.status, offered_again.position) == ("sold_out", 0)
+    assert (behind.status, behind.position) == ("waitlisted", 1)
+    assert (newcomer.status, newcomer.position) == ("waitlisted", 2)
+
+
 def test_without_a_waitlist_a_sold_out_claim_is_just_sold_out(
     session_factory: Factory, clock: FixedClock, group: tuple[int, list[int]]
 ) -> None:

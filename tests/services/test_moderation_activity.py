@@ -173,5 +173,25 @@ def test_messages_of_one_batch_count_for_each_other(runtime: Runtime, clock: Fix
     assert _count(runtime) == len(batch)
 
 
+def test_a_batch_counts_the_senders_stored_messages_in_the_window(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    say(runtime, clock, "很早以前的一条", user="u-fast")  # 11 s before: outside the window
+    clock.advance(seconds=11)
+    for n in range(3):
+        say(runtime, clock, f"已经存下的第{n}条", user="u-fast")
+    batch = [message(f"这一批的第{n}条", clock, user="u-fast") for n in range(2)]
+    batch.append(message("别人的一句话", clock, user="u-calm"))
+    store_batch(runtime.deps.session_factory, [InboxItem(m) for m in batch], clock, 0)
+
+    runtime.worker.process_batch(len(batch))
+    assert cases(runtime) == []  # 5 messages within 10 s: one below the limit
+
+    batch = [message("这一批的最后一条", clock, user="u-fast")]
+    store_batch(runtime.deps.session_factory, [InboxItem(m) for m in batch], clock, 0)
+    runtime.worker.process_batch(1)
+    assert [case.rule for case in cases(runtime)] == ["flood"]
+
+
 def _group() -> ChatRef:
     return GROUP
