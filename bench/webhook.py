@@ -115,11 +115,12 @@ def bare_requests(_count: int, _first: int) -> list[bytes]:
     return [raw_post("/bare", b"<xml><Encrypt>x</Encrypt></xml>", {"Content-Type": "text/xml"})]
 
 
-# Group chatter for the bridge messages: a seeded mix of short replies, remarks and questions,
-# the longer ones with a detail of their own (order number, building and room, a time), so
-# that texts differ as in a real group and only now and then look like a spam wave. (One text
-# sent by hundreds of members at once is a spam wave: every message is then punished, a
-# moderation workload, not a webhook one.)
+# Group chatter for the bridge messages: 10,000 members in 20 groups (a member writes a few
+# times a minute at most, as people do: a few hundred senders for thousands of messages a
+# second would be a flood), a seeded mix of short replies, remarks and questions, the longer
+# ones with a detail and an aside of their own, so that texts differ as in a real group and
+# only now and then look like a spam wave. (One text sent by hundreds of members at once is a
+# spam wave: every message is then punished, a moderation workload, not a webhook one.)
 _OPENERS = ("", "", "请问", "大家好，", "各位邻居，", "群主，", "麻烦问一下，", "有人知道")
 _TOPICS = (
     "今天的团购水果",
@@ -144,6 +145,20 @@ _ENDINGS = (
     "怎么报名参加？",
 )
 _DETAILS = ("订单尾号{}", "我在{}号楼", "手机尾号{}", "{}点以后在家", "单号{}")
+_ASIDES = (
+    "",
+    "顺便问下明天下雨还送吗",
+    "上次的也很好吃",
+    "孩子特别喜欢",
+    "麻烦群主看一下",
+    "我家老人问的",
+    "昨天没看到通知",
+    "要是来不及就下周",
+    "跟楼下邻居一起拼的",
+    "之前付过定金了",
+    "可以放门卫吗",
+    "还想再多要一点",
+)
 _SHORT = ("好的", "收到", "谢谢团长", "+1", "已付款", "在吗", "👍")
 
 
@@ -154,7 +169,8 @@ def chat_text(i: int) -> str:
     text = rng.choice(_OPENERS) + rng.choice(_TOPICS) + rng.choice(_ENDINGS)
     if rng.random() < 0.9:
         text += "，" + rng.choice(_DETAILS).format(rng.randint(10, 99_999))
-    return text
+    aside = rng.choice(_ASIDES)
+    return f"{text}，{aside}" if aside else text
 
 
 def bridge_requests(count: int, first: int) -> list[bytes]:
@@ -167,7 +183,7 @@ def bridge_requests(count: int, first: int) -> list[bytes]:
             "id": f"bench-{i}",
             "type": "text",
             "chat": {"id": f"g-{i % 20}", "name": "压测群"},
-            "sender": {"id": f"u-{i % 500}", "name": "压测", "role": "member"},
+            "sender": {"id": f"u-{i % 10_000}", "name": "压测", "role": "member"},
             "text": chat_text(i),
             "sent_at": now,
         }
