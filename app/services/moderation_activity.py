@@ -7,7 +7,8 @@ before it commits (one statement per batch); until then they are compared from m
 200th row prunes rows older than the retention. Stored is only the text's similarity key
 (letters and digits), not the message.
 
-- Flood and repeats: the member's own last messages in the chat, one indexed query.
+- Flood and repeats: the member's own last messages in the chat; read for all of a batch's
+  senders in one query when the worker announced them (`expect`), else one query per message.
 - Spam waves: everyone's similar texts, from the process's in-memory window
   (app/moderation/wave_window.py). On its first use in a transaction the window reads the rows
   committed since its last read, in any process; the transaction's own messages never enter
