@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from sqlalchemy.exc import OperationalError
 
-from app.cli.common import fail, load_settings
+from app.cli.common import load_settings, unreachable
 from app.db.migrate import upgrade as run_upgrade
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -18,5 +18,5 @@ def upgrade() -> None:
     try:
         run_upgrade(settings.database_url)
     except OperationalError as error:
-        fail(f"cannot reach the database: {error.orig}")
+        unreachable(error)
     print("database is up to date")

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
-from app.cli.common import fail, load_settings
+from app.cli.common import fail, load_settings, open_database
 from app.clock import SystemClock
-from app.db.migrate import upgrade
-from app.db.session import make_engine, make_session_factory, transaction
+from app.db.session import transaction
 from app.faq.cache import FaqIndexCache, KbSnapshot
 from app.faq.config import FaqConfigError, load_faq_config
 from app.faq.csv_io import KbImportError, count_rows, parse_kb_csv, write_kb_csv
@@ -33,20 +29,6 @@ from app.services.faq import FaqService, snapshot, snapshot_loader
 
 app = typer.Typer(help="FAQ knowledge base (常见问题).", no_args_is_help=True)
 PROGRESS_FROM_ROWS = 2000  # smaller files import without a progress bar
-
-
-@contextmanager
-def _factory() -> Iterator[sessionmaker[Session]]:
-    settings = load_settings()
-    try:
-        upgrade(settings.database_url)
-    except OperationalError as error:
-        fail(f"cannot reach the database: {str(error.orig).strip().splitlines()[0]}")
-    engine = make_engine(settings.database_url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def _read(path: Path) -> bytes:
@@ -75,7 +57,7 @@ def _parse(path: Path, data: bytes) -> list[KbEntry]:
 def import_kb(path: Annotated[Path, typer.Argument(help="CSV: id,question,…")]) -> None:
     """Upsert entries by id from a CSV file (all or nothing)."""
     entries = _parse(path, _read(path))
-    with _factory() as factory, transaction(factory) as session:
+    with open_database(load_settings(), migrate=True) as factory, transaction(factory) as session:
         service = FaqService(session, FaqIndexCache(), snapshot_loader(factory))
         result = service.import_entries(entries, now=SystemClock().now())
     print(
@@ -91,7 +73,7 @@ def export_kb(
     ] = None,
 ) -> None:
     """Write every entry as CSV in the import format."""
-    with _factory() as factory, transaction(factory) as session:
+    with open_database(load_settings(), migrate=True) as factory, transaction(factory) as session:
         text = write_kb_csv(
             FaqService(session, FaqIndexCache(), snapshot_loader(factory)).export()
         )
@@ -125,7 +107,7 @@ def _questions(path: Path) -> list[str]:
 
 
 def _db_index() -> tuple[FaqIndex, KbSnapshot]:
-    with _factory() as factory, transaction(factory) as session:
+    with open_database(load_settings(), migrate=True) as factory, transaction(factory) as session:
         kb = snapshot(session)
     return _build(kb.entries), kb
 

@@ -10,19 +10,15 @@ through the admin API, imported words) and never act or store anything.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.cli.common import fail, load_settings
+from app.cli.common import fail, load_settings, open_database
 from app.clock import SystemClock
-from app.db.migrate import upgrade
-from app.db.session import make_engine, make_session_factory, transaction
+from app.db.session import transaction
 from app.moderation.cache import RulesCache
 from app.moderation.engine import ContentChecker
 from app.moderation.evaluate import evaluate, format_report
@@ -38,21 +34,6 @@ ChatOption = Annotated[
     str | None, typer.Option("--chat", help="Judge with this group's rules (its own chat id).")
 ]
 PlatformOption = Annotated[str, typer.Option("--platform", help="The group's channel.")]
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    settings = load_settings()
-    try:
-        upgrade(settings.database_url)
-    except OperationalError as error:
-        fail(f"cannot reach the database: {str(error.orig).strip().splitlines()[0]}")
-    engine = make_engine(settings.database_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _read(path: Path) -> str:
@@ -91,7 +72,7 @@ def import_words(
         fail(f"{path.name}: {error}; nothing imported")
     if not terms:
         fail(f"{path.name}: no terms (one term a line; # starts a comment)")
-    with _session() as session:
+    with open_database(load_settings(), migrate=True) as factory, transaction(factory) as session:
         config = ModerationConfigService(session, RulesCache(), SystemClock())
         try:
             result = config.import_terms(terms, source=path.name[:128])
@@ -111,7 +92,7 @@ def check(
 ) -> None:
     """Print {"text", "violation", "category", "rules"} for each line (nothing is stored)."""
     lines = _read(jsonl).splitlines()
-    with _session() as session:
+    with open_database(load_settings(), migrate=True) as factory, transaction(factory) as session:
         checker = _checker(session, platform, chat)
     try:
         output = list(check_jsonl(checker, lines))
@@ -130,7 +111,7 @@ def eval_(
 ) -> None:
     """Precision, recall and false-positive rate per category on a labelled file."""
     lines = _read(path).splitlines()
-    with _session() as session:
+    with open_database(load_settings(), migrate=True) as factory, transaction(factory) as session:
         checker = _checker(session, platform, chat)
     try:
         report = evaluate(checker, lines)

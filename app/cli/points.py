@@ -7,42 +7,26 @@ the daily expiry job once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
-from app.cli.common import fail, load_settings
+from app.cli.common import fail, load_settings, open_database
 from app.clock import SystemClock
-from app.db.session import make_engine, make_session_factory, transaction
+from app.db.session import transaction
 from app.jobs.points_expiry import run_points_expiry
 from app.services.points import PointsService
 from app.services.points_admin import Adjustment, AdminInputError, adjust
 from app.services.points_audit import verify_ledger
 from app.services.points_config import load_points_config
-from app.settings import Settings
 
 app = typer.Typer(help="Points ledger (积分).", no_args_is_help=True)
-
-
-@contextmanager
-def _factory(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.database_url)
-    try:
-        yield make_session_factory(engine)
-    except OperationalError as error:
-        fail(f"cannot reach the database: {str(error.orig).strip().splitlines()[0]}")
-    finally:
-        engine.dispose()
 
 
 @app.command("verify")
 def verify() -> None:
     """Check every balance against the sum of its ledger entries (exit 1 on a mismatch)."""
-    with _factory(load_settings()) as factory, transaction(factory) as session:
+    with open_database(load_settings()) as factory, transaction(factory) as session:
         report = verify_ledger(session)
     for problem in report.problems:
         print(problem)
@@ -68,7 +52,7 @@ def award(
     settings = load_settings()
     clock = SystemClock()
     request = Adjustment(platform, user, delta, reason, operator, chat, key)
-    with _factory(settings) as factory:
+    with open_database(settings) as factory:
         try:
             with transaction(factory) as session:
                 points = PointsService(session, load_points_config(), clock, settings.tz)
@@ -82,7 +66,7 @@ def award(
 def expire() -> None:
     """Run the points-expiry job once now (it is idempotent)."""
     settings = load_settings()
-    with _factory(settings) as factory:
+    with open_database(settings) as factory:
         report = run_points_expiry(factory, SystemClock(), settings)
     print(
         f"expired {report.points_expired} points of {report.members_expired} members; "

@@ -7,8 +7,6 @@ with exit code 2 and writes nothing. `scheduler` runs until SIGTERM/SIGINT.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
@@ -16,10 +14,10 @@ import typer
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app.cli.common import fail, load_settings
+from app.cli.common import fail, load_settings, open_database, unreachable
 from app.clock import SystemClock
 from app.db.migrate import upgrade
-from app.db.session import make_engine, make_session_factory, transaction
+from app.db.session import transaction
 from app.jobs.registry import SchedulerConfig, load_scheduler_config
 from app.logs import setup_logging
 from app.messages import ChatRef, Platform
@@ -40,18 +38,6 @@ from app.settings import Settings
 app = typer.Typer(
     help="Scheduled posts and the content calendar (内容规划).", no_args_is_help=True
 )
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.database_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            yield session
-    except OperationalError as error:
-        fail(f"cannot reach the database: {str(error.orig).strip().splitlines()[0]}")
-    finally:
-        engine.dispose()
 
 
 def _config() -> SchedulerConfig:
@@ -105,7 +91,7 @@ def add(
         content = parse_content({"type": "markdown" if markdown else "text", "text": text})
     except ValueError as error:
         fail(str(error))
-    with _session(settings) as session:
+    with open_database(settings) as factory, transaction(factory) as session:
         members = MembersService(session)
         pks = [members.ensure_chat(ChatRef(Platform(platform), c, True), now=now) for c in chat]
         draft = PostDraft(content, Targets(tuple(pks), tuple(tag)), schedule, title)
@@ -122,7 +108,7 @@ def list_posts(
 ) -> None:
     """One line per post: id, status, next fire time, title."""
     settings, config = load_settings(), _config()
-    with _session(settings) as session:
+    with open_database(settings) as factory, transaction(factory) as session:
         for post in _service(session, settings, config).list_posts(status=status):
             due = post.next_due_at.astimezone(settings.tz).isoformat() if post.next_due_at else "-"
             label = post.title or str(post.content.get("text", post.content_type))[:40]
@@ -131,7 +117,7 @@ def list_posts(
 
 def _act(action: str, post_id: int) -> None:
     settings, config = load_settings(), _config()
-    with _session(settings) as session:
+    with open_database(settings) as factory, transaction(factory) as session:
         service = _service(session, settings, config)
         try:
             if action == "cancel":
@@ -195,7 +181,7 @@ def calendar(
     except ValueError:
         fail("--start must be a date such as 2026-12-01")
     begin = datetime.combine(first, time(), settings.tz).astimezone(UTC)
-    with _session(settings) as session:
+    with open_database(settings) as factory, transaction(factory) as session:
         service = CalendarService(
             session,
             tz=settings.tz,
@@ -222,4 +208,4 @@ def scheduler() -> None:
     try:
         run_scheduler(settings, config)
     except OperationalError as error:
-        fail(f"cannot reach the database: {str(error.orig).strip().splitlines()[0]}")
+        unreachable(error)

@@ -15,7 +15,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.services.campaigns import AnnouncementTemplate, parse_offset
-from app.services.texts import check_templates, placeholders
+from app.services.texts import TemplateTexts, placeholders
 from app.settings import CONFIG_DIR
 
 FLASH_SALE_CONFIG_PATH = CONFIG_DIR / "flash_sale.toml"
@@ -56,20 +56,8 @@ TEXT_FIELDS: dict[str, frozenset[str]] = {
 ANNOUNCEMENT_FIELDS = frozenset({"name", "starts_at", "ends_at", "items", "payment_minutes"})
 
 
-class FlashSaleTexts(BaseModel):
-    """Member-facing templates; `render(key, **values)` fills the placeholders."""
-
-    model_config = ConfigDict(frozen=True)
-
-    templates: dict[str, str]
-
-    @model_validator(mode="after")
-    def _known_placeholders(self) -> Self:
-        check_templates(self.templates, TEXT_FIELDS)
-        return self
-
-    def render(self, key: str, **values: object) -> str:
-        return self.templates[key].format(**values)
+class FlashSaleTexts(TemplateTexts):
+    fields = TEXT_FIELDS
 
 
 class AnnouncementConfig(BaseModel):

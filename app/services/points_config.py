@@ -14,7 +14,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from app.services.texts import check_templates
+from app.services.texts import TemplateTexts
 from app.settings import CONFIG_DIR
 
 POINTS_CONFIG_PATH = CONFIG_DIR / "points.toml"
@@ -112,20 +112,8 @@ TEXT_FIELDS: dict[str, frozenset[str]] = {
 }
 
 
-class PointsTexts(BaseModel):
-    """Member-facing templates; `render(key, **values)` fills the placeholders."""
-
-    model_config = ConfigDict(frozen=True)
-
-    templates: dict[str, str]
-
-    @model_validator(mode="after")
-    def _known_placeholders(self) -> Self:
-        check_templates(self.templates, TEXT_FIELDS)
-        return self
-
-    def render(self, key: str, **values: object) -> str:
-        return self.templates[key].format(**values)
+class PointsTexts(TemplateTexts):
+    fields = TEXT_FIELDS
 
 
 class PointsConfig(BaseModel):

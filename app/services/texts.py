@@ -7,7 +7,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +59,21 @@ def check_templates(templates: Mapping[str, str], fields: Mapping[str, frozenset
         unknown = placeholders(template) - allowed
         if unknown:
             raise ValueError(f"[texts] {key} uses unknown placeholders {sorted(unknown)}")
+
+
+class TemplateTexts(BaseModel):
+    """Member-facing templates of one config file; `render(key, **values)` fills the
+    placeholders. Subclasses name each text's allowed placeholders in `fields`."""
+
+    model_config = ConfigDict(frozen=True)
+    fields: ClassVar[Mapping[str, frozenset[str]]] = {}
+
+    templates: dict[str, str]
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> Self:
+        check_templates(self.templates, self.fields)
+        return self
+
+    def render(self, key: str, **values: object) -> str:
+        return self.templates[key].format(**values)

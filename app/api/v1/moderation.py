@@ -25,9 +25,10 @@ from app.messages import Kind
 from app.moderation.lexicon import make_term
 from app.moderation.overlay import DEFAULTS
 from app.moderation.rules import EffectiveRules
-from app.moderation.verdict import ContentVerdict, Hit
+from app.moderation.verdict import ContentVerdict
 from app.runtime import Runtime
 from app.services import Services
+from app.services.moderation_cases import hit_record
 from app.services.moderation_config import ModerationError, group_scope
 from app.services.moderation_lists import BlacklistRow, ModerationLists
 
@@ -240,21 +241,10 @@ def verdict_json(verdict: ContentVerdict) -> dict[str, Any]:
         "violation": verdict.violation,
         "category": verdict.category,
         "rules": list(verdict.rules),
-        "hits": [_hit(hit) for hit in verdict.hits],
-        "signals": [_hit(hit) for hit in verdict.signals],
+        "hits": [hit_record(hit) for hit in verdict.hits],
+        "signals": [hit_record(hit) for hit in verdict.signals],
         "normalized": verdict.normalized,
         "links": list(verdict.links),
-    }
-
-
-def _hit(hit: Hit) -> dict[str, Any]:
-    return {
-        "rule": hit.rule,
-        "category": hit.category,
-        "start": hit.start,
-        "end": hit.end,
-        "matched": hit.matched,
-        "detail": hit.detail,
     }
 
 
