@@ -15,8 +15,10 @@ from app.jobs.weekly_report import collect, report_time_before, send_weekly_repo
 from app.runtime import Runtime
 from app.senders.base import SendError
 from app.senders.console import RecordingSender
+from app.services.flash_sale_orders import mark_paid
 from app.services.posts import Targets
 from tests.conftest import SHANGHAI
+from tests.flash_sale_helpers import START, claim, create_sale, orders, seed_members
 from tests.jobs.test_posts import add_chats, add_post, dispatcher, make_config
 
 FRIDAY_REPORT = datetime(2026, 11, 27, 17, 0, tzinfo=SHANGHAI)
@@ -170,3 +172,27 @@ def test_default_sources_fit_the_tables_that_are_installed(runtime: Runtime) -> 
         )
 
     assert stats.extra == [s.line.format(count=0) for s in installed]
+
+
+def test_flash_sale_lines_count_claims_and_payments_of_the_week(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    factory = runtime.deps.session_factory
+    chat_pk, members = seed_members(factory, clock.now(), 3)
+    sale_id = create_sale(factory, clock, [chat_pk])
+    clock.set(START + timedelta(minutes=1))
+    for member_pk in members:
+        assert claim(factory, clock, member_pk, chat_pk).status == "claimed"
+    first, second, _ = orders(factory, sale_id)
+    with factory.begin() as session:
+        mark_paid(session, first.id, now=clock.now())
+        mark_paid(session, second.id, now=FRIDAY_REPORT + timedelta(minutes=1))  # next week
+    sources = load_scheduler_config().report.sources
+
+    with factory() as session:
+        stats = collect(
+            session, FRIDAY_REPORT - timedelta(days=7), FRIDAY_REPORT, sources, SHANGHAI
+        )
+
+    assert "· 限时秒杀：抢到 3 单" in stats.extra
+    assert "· 秒杀付款：1 单" in stats.extra
