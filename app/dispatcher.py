@@ -28,7 +28,7 @@ from app.db.models import InboxRow
 from app.inbox import purge_expired_keys
 from app.messages import InboundMessage
 from app.outbox import OutboxDraft, enqueue
-from app.pipeline import Context, Pipeline
+from app.pipeline import Arrival, Context, Pipeline
 from app.routing import drafts_for_replies
 from app.services import AppDeps, Services
 from app.services.presence import BatchPresence, Seen
@@ -181,11 +181,11 @@ class InboxWorker:
         messages = [_decode(row) for row in rows]
         presence = BatchPresence(session)
         seen = presence.prepare(messages)
-        started = self._deps.clock.now()
-        services.moderation.expect(
-            {(pks.chat_pk, pks.member_pk) for pks in seen},
-            min(min(message.sent_at, started) for message in messages),
-        )
+        arrivals = [
+            Arrival(message, pks.chat_pk, pks.member_pk)
+            for message, pks in zip(messages, seen, strict=True)
+        ]
+        self._pipeline.prepare(services, arrivals, self._deps.clock.now())
         drafts: list[OutboxDraft] = []
         results: list[ProcessResult] = []
         for row, message, pks in zip(rows, messages, seen, strict=True):

@@ -2,12 +2,15 @@
 
 Handlers are plain functions `handle(ctx) -> Flow` that run inside the inbox worker's
 transaction: whatever they change and every reply they queue commit together, or not at all.
+A route may also have a `prepare(services, arrivals, now)` hook: the worker calls it once per
+batch, before any message of the batch runs, so a handler can read what the whole batch needs
+in one query instead of one per message. A hook only reads ahead; the handler decides.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, auto
@@ -52,8 +55,18 @@ class Context:
         self.replies.append(Outgoing(self.message.chat, text, mentions, fmt))
 
 
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A message of the batch before the pipeline runs, as a `prepare` hook sees it."""
+
+    message: InboundMessage
+    chat_pk: int
+    member_pk: int
+
+
 Handler: TypeAlias = Callable[[Context], Flow]
 Filter: TypeAlias = Callable[[Context], bool]
+BatchHook: TypeAlias = Callable[["Services", Sequence[Arrival], datetime], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +74,7 @@ class Route:
     name: str
     handler: Handler
     when: tuple[Filter, ...] = ()
+    prepare: BatchHook | None = None
 
 
 class Pipeline:
@@ -69,6 +83,12 @@ class Pipeline:
         if len(names) != len(set(names)):
             raise ValueError(f"duplicate route names in pipeline: {names}")
         self.routes = routes
+
+    def prepare(self, services: Services, arrivals: Sequence[Arrival], now: datetime) -> None:
+        """Let the routes read ahead for a batch (see the module docstring)."""
+        for route in self.routes:
+            if route.prepare is not None:
+                route.prepare(services, arrivals, now)
 
     def run(self, ctx: Context) -> list[str]:
         """Run the routes in order; returns the names of the routes that ran."""

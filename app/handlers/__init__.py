@@ -33,7 +33,7 @@ from . import (
 PIPELINE = Pipeline(
     Route("membership", members.handle, when=(is_membership_change,)),
     # Every other group message, any kind: a violation stops here (no answer, no points).
-    Route("moderation", moderation.handle, when=(in_group,)),
+    Route("moderation", moderation.handle, when=(in_group,), prepare=moderation.prepare),
     Route("help", help.handle, when=(is_text, command("帮助", "菜单", "help", "/help"))),
     Route("group_rules", rules_commands.handle_rules, when=(is_text, command("群规"))),
     Route("my_violations", rules_commands.handle_my_cases, when=(is_text, command("我的违规"))),
@@ -44,7 +44,12 @@ PIPELINE = Pipeline(
     ),
     Route("checkin", checkin.handle, when=(in_group, is_text, command("签到", "打卡"))),
     # 抢3 / 秒杀3: always answered (so the FAQ's `unanswered` skips it); never stops the rest.
-    Route("flash_sale", flash_sale.handle, when=(is_text, flash_sale.is_claim)),
+    Route(
+        "flash_sale",
+        flash_sale.handle,
+        when=(is_text, flash_sale.is_claim),
+        prepare=flash_sale.prepare,
+    ),
     Route("makeup", checkin.handle_makeup, when=(in_group, is_text, command("补签", "补签卡"))),
     Route("points", points.handle, when=(is_text, command("积分", "我的积分", "查积分"))),
     Route("levels", points.handle_levels, when=(is_text, command("等级", "我的等级"))),

@@ -7,19 +7,24 @@ transaction: the order, the member's holding, the item's stock, the waitlist, th
 ledger for points-priced items, and "仅剩 N 件" / "已售罄" announcements. Always answers
 (claimed with the payment link and deadline, sold out or waitlisted, not started with the
 countdown, over the limit, not eligible), so the FAQ leaves the message alone; it never stops
-the pipeline.
+the pipeline. Before a batch runs, `prepare` hands the batch's claims to the service, which
+reads the items, holdings and keys they need in a few queries for the whole batch.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from datetime import datetime
 
 from app.filters import strip_mentions
 from app.handlers.points_common import event_time, member_name
-from app.pipeline import Context, Flow
+from app.messages import Kind
+from app.pipeline import Arrival, Context, Flow
+from app.services import Services
 from app.services.flash_sale_config import load_flash_sale_config
 from app.services.flash_sale_replies import reply_text
+from app.services.flash_sales import ExpectedClaim
 
 MAX_DIGITS = 6
 MAX_LENGTH = 80  # a claim is short even with an @mention; skip normalising long texts
@@ -46,6 +51,24 @@ def is_claim(ctx: Context) -> bool:
         return False
     ctx.command_args = str(number)
     return True
+
+
+def prepare(services: Services, arrivals: Sequence[Arrival], now: datetime) -> None:
+    """Tell the service which claims the batch holds, so it reads ahead for all of them."""
+    aliases = load_flash_sale_config().aliases
+    claims = []
+    for arrival in arrivals:
+        message = arrival.message
+        if message.kind is not Kind.TEXT:
+            continue
+        number = parse_claim(message.text, aliases)
+        if number is not None:
+            at = min(message.sent_at, now)
+            claims.append(
+                ExpectedClaim(arrival.chat_pk, arrival.member_pk, number, message.dedupe_key, at)
+            )
+    if claims:
+        services.flash_sales.expect(claims)
 
 
 def handle(ctx: Context) -> Flow:

@@ -9,7 +9,19 @@ ladder says "warn" the rule's text is posted with an @ to the member.
 
 from __future__ import annotations
 
-from app.pipeline import Context, Flow
+from collections.abc import Sequence
+from datetime import datetime
+
+from app.pipeline import Arrival, Context, Flow
+from app.services import Services
+
+
+def prepare(services: Services, arrivals: Sequence[Arrival], now: datetime) -> None:
+    """Read the batch's senders' recent messages (flood, repeats) in one query."""
+    services.moderation.expect(
+        {(arrival.chat_pk, arrival.member_pk) for arrival in arrivals},
+        min(min(arrival.message.sent_at, now) for arrival in arrivals),
+    )
 
 
 def handle(ctx: Context) -> Flow:

@@ -3,11 +3,14 @@
 Runs inside the inbox worker's transaction (`ctx.services.flash_sales.claim`) and in tests and
 the benchmark in a transaction of their own. One indexed query finds the item on sale in the
 member's group together with the duplicate check (the message's dedupe key) and the block
-list; then the checks run in the order a member would expect: not started (with the
-countdown), not eligible, sold out (joining the waitlist), and finally the atomic take
-(app/services/flash_sale_claims.py). Writes: `flash_sale_orders`, `flash_sale_holdings`,
-`flash_sale_items.stock`, `flash_sale_waitlist`, the points ledger for points-priced items, and
-the "仅剩 N 件" / "已售罄" group announcements (outbox) when a threshold is crossed.
+list — or, for a batch announced with `expect`, four queries read that for all of the batch's
+claims, and the batch's own takes keep it current (another worker's takes are caught by the
+take's own conditions, which never trusted a read). Then the checks run in the order a member
+would expect: not started (with the countdown), not eligible, sold out (joining the
+waitlist), and finally the atomic take (app/services/flash_sale_claims.py). Writes:
+`flash_sale_orders`, `flash_sale_holdings`, `flash_sale_items.stock`, `flash_sale_waitlist`,
+the points ledger for points-priced items, and the "仅剩 N 件" / "已售罄" group announcements
+(outbox) when a threshold is crossed.
 On PostgreSQL a transaction's first claim that writes takes one transaction-wide advisory lock
 before any flash-sale row: the inbox worker claims a whole batch of messages in one
 transaction, and without a common first lock two batches would take item and member rows in
@@ -18,12 +21,13 @@ one statement per batch and no parallelism.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, bindparam, exists, func, or_, select, text
+from sqlalchemy import Integer, bindparam, exists, func, or_, select, text, union
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
@@ -39,7 +43,7 @@ from app.db.models import (
 )
 from app.db.models import FlashSaleHolding as Holding
 from app.db.upsert import cached_statement, dialect_insert
-from app.services.flash_sale_claims import Take, order_by_key, take_unit
+from app.services.flash_sale_claims import Take, TakeOutcome, order_by_key, take_unit
 from app.services.flash_sale_config import FlashSaleConfig
 from app.services.flash_sale_notices import announce_stock
 from app.services.flash_sale_views import (
@@ -99,6 +103,45 @@ class Found:
     held: int  # units of the item the member holds
 
 
+@dataclass(frozen=True, slots=True)
+class ExpectedClaim:
+    """A claim a batch is about to make (`FlashSaleService.expect`)."""
+
+    chat_pk: int
+    member_pk: int
+    number: int
+    key: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class _ReadAhead:
+    """What a batch's claims need, read once in its transaction; its own takes update it."""
+
+    transaction: object
+    earliest: datetime
+    keys: frozenset[str]
+    offers: dict[tuple[int, int], list[tuple[SaleView, ItemView]]]  # (chat, number), by start
+    stock: dict[int, int]
+    held: dict[tuple[int, int], int]  # (item, member)
+    dups: set[str]
+    blocked: set[int]
+
+    def found(
+        self, chat_pk: int, number: int, member_pk: int, key: str, at: datetime
+    ) -> Found | None:
+        for sale, item in self.offers.get((chat_pk, number), ()):
+            if sale.ends_at > at:  # the first by start, as `_find_statement` orders them
+                return Found(
+                    sale,
+                    replace(item, stock=self.stock[item.id]),
+                    member_pk in self.blocked,
+                    key in self.dups,
+                    self.held.get((item.id, member_pk), 0),
+                )
+        return None
+
+
 # Hot-path statements are built once (bind parameters) and reused: building SQLAlchemy
 # expressions per claim cost more than running them.
 def _find_statement(_dialect: str) -> Any:
@@ -133,6 +176,49 @@ def _find_statement(_dialect: str) -> Any:
         )
         .order_by(sales.c.starts_at, sales.c.id)
         .limit(1)
+    )
+
+
+def _offers_statement(_dialect: str) -> Any:
+    """The items on sale with given numbers in given chats (a batch's claims)."""
+    sales, items, chats = (m.__table__ for m in (FlashSale, FlashSaleItem, FlashSaleChat))
+    return (
+        select(chats.c.chat_id.label("chat_pk"), *SALE_COLUMNS, *ITEM_COLUMNS)
+        .select_from(items.join(sales, sales.c.id == items.c.sale_id))
+        .join(chats, chats.c.sale_id == sales.c.id)
+        .where(
+            chats.c.chat_id.in_(bindparam("chats", expanding=True)),
+            items.c.number.in_(bindparam("numbers", expanding=True)),
+            sales.c.status == "scheduled",
+            sales.c.ends_at > bindparam("at"),
+        )
+        .order_by(sales.c.starts_at, sales.c.id)
+    )
+
+
+def _held_statement(_dialect: str) -> Any:
+    return select(Holding.item_id, Holding.member_id, Holding.held).where(
+        Holding.item_id.in_(bindparam("items", expanding=True)),
+        Holding.member_id.in_(bindparam("members", expanding=True)),
+    )
+
+
+def _keys_taken_statement(_dialect: str) -> Any:
+    return select(FlashSaleOrder.claim_key).where(
+        FlashSaleOrder.claim_key.in_(bindparam("keys", expanding=True))
+    )
+
+
+def _blocked_statement(_dialect: str) -> Any:
+    """Members on the flash-sale block list or on the community blacklist."""
+    return union(
+        select(FlashSaleBlock.member_id).where(
+            FlashSaleBlock.member_id.in_(bindparam("members", expanding=True))
+        ),
+        select(ModerationBlacklist.member_id).where(
+            ModerationBlacklist.member_id.in_(bindparam("blacklisted", expanding=True)),
+            ModerationBlacklist.lifted_at.is_(None),
+        ),
     )
 
 
@@ -177,6 +263,51 @@ class FlashSaleService:
         self.clock = clock
         self.tz = tz
         self._locked_in: object | None = None  # the transaction holding the claims lock
+        self._ahead: _ReadAhead | None = None
+
+    def expect(self, claims: Sequence[ExpectedClaim]) -> None:
+        """Read what these claims need in four queries, for `claim` to use in this
+        transaction (the worker calls it before a batch runs)."""
+        if not claims:
+            return
+        earliest = min(claim.at for claim in claims)
+        params = {
+            "chats": sorted({c.chat_pk for c in claims}),
+            "numbers": sorted({c.number for c in claims}),
+            "at": earliest,
+        }
+        offers: dict[tuple[int, int], list[tuple[SaleView, ItemView]]] = {}
+        stock: dict[int, int] = {}
+        for row in self.session.execute(
+            self._statement("flash-offers", _offers_statement), params
+        ):
+            sale, item = from_row(SaleView, row, "s_"), from_row(ItemView, row, "i_")
+            offers.setdefault((row.chat_pk, item.number), []).append((sale, item))
+            stock[item.id] = item.stock
+        keys = frozenset(claim.key for claim in claims)
+        held: dict[tuple[int, int], int] = {}
+        dups: set[str] = set()
+        blocked: set[int] = set()
+        if offers:
+            members = sorted({c.member_pk for c in claims})
+            rows = self.session.execute(
+                self._statement("flash-held", _held_statement),
+                {"items": sorted(stock), "members": members},
+            )
+            held = {(row.item_id, row.member_id): int(row.held) for row in rows}
+            dups = set(
+                self.session.scalars(
+                    self._statement("flash-keys", _keys_taken_statement), {"keys": sorted(keys)}
+                )
+            )
+            blocked = set(
+                self.session.scalars(
+                    self._statement("flash-blocked", _blocked_statement),
+                    {"members": members, "blacklisted": members},
+                )
+            )
+        transaction = self.session.get_transaction()
+        self._ahead = _ReadAhead(transaction, earliest, keys, offers, stock, held, dups, blocked)
 
     def claim(
         self, member_pk: int, chat_pk: int, number: int, *, key: str, at: datetime | None = None
@@ -185,7 +316,7 @@ class FlashSaleService:
         (the message's dedupe key). `at` is when the member sent it (never later than now)."""
         now = self.clock.now()
         at = min(at or now, now)
-        found = self._find(chat_pk, number, member_pk, key, at)
+        found = self._lookup(chat_pk, number, member_pk, key, at)
         if found is None:
             return self._not_found(chat_pk, number, at)
         sale, item = found.sale, found.item
@@ -212,6 +343,7 @@ class FlashSaleService:
         outcome = take_unit(
             self.session, self.points, Take(sale, item, member_pk, chat_pk, key, now)
         )
+        self._remember(item, member_pk, key, outcome)
         if outcome.status == "sold_out":  # another claim took the last unit since our read
             return self._sold_out(found, member_pk, chat_pk, now)
         if outcome.status == "taken" and outcome.left is not None:
@@ -232,6 +364,37 @@ class FlashSaleService:
         self._locked_in = transaction
 
     # -- lookups ----------------------------------------------------------------------------
+    def _statement(self, key: str, build: Any) -> Any:
+        return cached_statement(self.session, key, build)
+
+    def _lookup(
+        self, chat_pk: int, number: int, member_pk: int, key: str, at: datetime
+    ) -> Found | None:
+        """From the batch's read-ahead when it covers this claim, else one query."""
+        ahead = self._ahead
+        if (
+            ahead is not None
+            and key in ahead.keys
+            and at >= ahead.earliest
+            and ahead.transaction is self.session.get_transaction()
+        ):
+            return ahead.found(chat_pk, number, member_pk, key, at)
+        return self._find(chat_pk, number, member_pk, key, at)
+
+    def _remember(self, item: ItemView, member_pk: int, key: str, outcome: TakeOutcome) -> None:
+        """Keep the read-ahead current with what this transaction just did."""
+        ahead = self._ahead
+        if ahead is None:
+            return
+        if outcome.status in ("taken", "duplicate"):
+            ahead.dups.add(key)
+        if outcome.status in ("taken", "over_limit"):
+            ahead.held[(item.id, member_pk)] = outcome.held
+        if outcome.left is not None:
+            ahead.stock[item.id] = outcome.left
+        elif outcome.status == "sold_out":
+            ahead.stock[item.id] = 0
+
     def _find(
         self, chat_pk: int, number: int, member_pk: int, key: str, at: datetime
     ) -> Found | None:

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.clock import FixedClock
-from app.db.models import OutboxRow
+from app.db.models import Chat, Member, OutboxRow
 from app.dispatcher import ProcessResult
 from app.filters import unanswered
 from app.handlers import PIPELINE
@@ -27,6 +27,7 @@ from tests.factories import bridge_event, make_message, signed
 from tests.flash_sale_helpers import (
     START,
     assert_never_oversold,
+    claim,
     create_sale,
     item,
     orders,
@@ -252,3 +253,60 @@ def test_a_claim_in_the_last_second_counts_and_after_the_end_does_not(
 
     assert "抢到啦" in _replies(runtime)[0]
     assert _replies(runtime)[1] == "小满，「周末秒杀」已结束，感谢参与！"
+
+
+def test_a_batch_reads_its_claims_ahead_once_and_its_own_takes_keep_that_current(
+    runtime: Runtime, clock: FixedClock, sale: int
+) -> None:
+    """One batch: a claim already taken under its key, the last unit, a second claim of the
+    member who took it (over the limit) and a claim after it sold out (waitlisted)."""
+    factory = runtime.deps.session_factory
+    clock.set(START)
+    taken_before = make_message("抢3", at=START, user="u-0000")
+    member_pk = _member_pk(runtime, "u-0000")
+    chat_pk = _chat_pk(runtime)
+    assert claim(factory, clock, member_pk, chat_pk, 3, key=taken_before.dedupe_key).left == 1
+    batch = [
+        taken_before,
+        make_message("抢3", at=START, user="u-0001"),
+        make_message("抢 3", at=START, user="u-0001"),
+        make_message("抢3", at=START, user="u-0002"),
+    ]
+    runtime.writer.store_now([InboxItem(m) for m in batch])
+    lookups: list[str] = []
+    engine = factory.kw["bind"]
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "flash_sale_blocks" in statement:
+            lookups.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        results = runtime.worker.process_batch(10)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert [result.error for result in results] == [None] * 4
+    assert len(lookups) == 1  # the block list is read once for the batch, not per claim
+    replies = _replies(runtime)
+    assert len(replies) == 4
+    assert "抢到啦" in replies[1]
+    assert replies[2] == "小满，3号 红玫瑰花束 每人限抢 1 件，你已经抢到 1 件啦。"
+    assert replies[3].endswith("已抢光，已为你登记候补第 1 位；有人超时未付款会自动补给你。")
+    assert len(orders(factory, sale)) == 2
+    assert stock_of(factory, sale, 3) == 0
+    assert_never_oversold(factory, sale)
+
+
+def _member_pk(runtime: Runtime, user: str) -> int:
+    with runtime.deps.session_factory() as session:
+        pk = session.scalar(select(Member.id).where(Member.external_id == user))
+    assert pk is not None
+    return int(pk)
+
+
+def _chat_pk(runtime: Runtime) -> int:
+    with runtime.deps.session_factory() as session:
+        pk = session.scalar(select(Chat.id))
+    assert pk is not None
+    return int(pk)
