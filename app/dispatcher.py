@@ -18,13 +18,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.background import WakeableLoop
 from app.codec import payload_to_message
 from app.db.models import InboxRow
+from app.db.upsert import cached_statement, one_of
 from app.inbox import purge_expired_keys
 from app.messages import InboundMessage
 from app.outbox import OutboxDraft, enqueue
@@ -201,10 +203,8 @@ class InboxWorker:
         now = self._deps.clock.now()
         enqueue(session, drafts, now=now)
         session.execute(
-            update(InboxRow)
-            .where(InboxRow.id.in_([row.id for row in rows[:done]]))
-            .values(status="done", processed_at=now)
-            .execution_options(synchronize_session=False)
+            cached_statement(session, "inbox-done", _mark_done),
+            {"ids": [row.id for row in rows[:done]], "at": now},
         )
         return results
 
@@ -264,6 +264,15 @@ class InboxWorker:
             purge_expired_keys(self._deps.session_factory, self._deps.clock.now())
             self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
         return False
+
+
+def _mark_done(dialect: str) -> Any:
+    return (
+        update(InboxRow)
+        .where(one_of(dialect, InboxRow.id, "ids"))
+        .values(status="done", processed_at=bindparam("at"))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _decode(row: InboxRow) -> InboundMessage:

@@ -3,15 +3,25 @@
 Rows are passed as execution parameters (not baked into the statement), and statements that
 run on every message are built once per dialect (`cached_statement`): building and compiling
 them was most of their cost.
+
+On PostgreSQL a many-row insert sends its rows as one JSON document (`json_to_recordset`) and
+a list filter sends one array (`= ANY(…)`): the statement text then stays the same whatever
+the number of rows, so the driver converts it once and the server can prepare it. With one
+placeholder per value, the driver re-parsed every such statement (over 50 parameters it stops
+caching), which cost more than the database did for a batch's inserts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from datetime import date
 from typing import Any
 
+from sqlalchemy import ColumnElement, any_, bindparam, func, select
+from sqlalchemy import column as sql_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.types import JSON
 
 _STATEMENTS: dict[tuple[str, Hashable], Any] = {}
 
@@ -29,6 +39,34 @@ def cached_statement(session: Session, key: Hashable, build: Callable[[str], Any
     if statement is None:
         statement = _STATEMENTS[(dialect, key)] = build(dialect)
     return statement
+
+
+def insert_rows(
+    session: Session,
+    table: Any,
+    rows: Sequence[dict[str, Any]],
+    key: Hashable,
+    finish: Callable[[str, Any], Any],
+) -> Any:
+    """Insert rows (all with the same keys) with `finish(dialect, INSERT INTO table)`, which
+    adds the ON CONFLICT and RETURNING clauses; returns the result. Several rows go to
+    PostgreSQL as one JSON document (see the module docstring)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and len(rows) > 1:
+        names = tuple(rows[0])
+
+        def build_from_json(_dialect: str) -> Any:
+            records = func.json_to_recordset(bindparam("rows", type_=JSON)).table_valued(
+                *(sql_column(name, table.c[name].type) for name in names)
+            )
+            source = select(*records.render_derived("r", with_types=True).c)
+            return finish(dialect, postgresql.insert(table).from_select(names, source))
+
+        stmt = cached_statement(session, (key, "json", names), build_from_json)
+        document = [{name: _json_ready(row[name]) for name in names} for row in rows]
+        return session.execute(stmt, {"rows": document})
+    stmt = cached_statement(session, key, lambda d: finish(d, dialect_insert(d)(table)))
+    return session.execute(stmt, rows[0] if len(rows) == 1 else list(rows))
 
 
 def insert_ignore(
@@ -49,11 +87,20 @@ def insert_ignore(
     table = model.__table__
     column = table.c[returning.key]
 
-    def build(dialect: str) -> Any:
-        insert = dialect_insert(dialect)(table)
+    def finish(_dialect: str, insert: Any) -> Any:
         return insert.on_conflict_do_nothing(index_elements=conflict_columns).returning(column)
 
-    stmt = cached_statement(session, ("ignore", model, tuple(conflict_columns), returning), build)
-    if len(rows) == 1:
-        return set(session.execute(stmt, rows[0]).scalars().all())
-    return set(session.execute(stmt, list(rows)).scalars().all())
+    key = ("ignore", model, tuple(conflict_columns), returning)
+    return set(insert_rows(session, table, rows, key, finish).scalars().all())
+
+
+def _json_ready(value: Any) -> Any:
+    """A row value as JSON carries it to `json_to_recordset` (times as ISO 8601)."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def one_of(dialect: str, target: Any, name: str) -> ColumnElement[bool]:
+    """`target IN (:name…)` for a list parameter: one array on PostgreSQL (see above)."""
+    if dialect == "postgresql":
+        return target == any_(bindparam(name, type_=postgresql.ARRAY(target.type)))  # type: ignore[no-any-return]
+    return target.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]

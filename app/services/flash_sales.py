@@ -42,7 +42,7 @@ from app.db.models import (
     ModerationBlacklist,
 )
 from app.db.models import FlashSaleHolding as Holding
-from app.db.upsert import cached_statement, dialect_insert
+from app.db.upsert import cached_statement, dialect_insert, one_of
 from app.services.flash_sale_claims import Take, TakeOutcome, order_by_key, take_unit
 from app.services.flash_sale_config import FlashSaleConfig
 from app.services.flash_sale_notices import announce_stock
@@ -179,7 +179,7 @@ def _find_statement(_dialect: str) -> Any:
     )
 
 
-def _offers_statement(_dialect: str) -> Any:
+def _offers_statement(dialect: str) -> Any:
     """The items on sale with given numbers in given chats (a batch's claims)."""
     sales, items, chats = (m.__table__ for m in (FlashSale, FlashSaleItem, FlashSaleChat))
     return (
@@ -187,8 +187,8 @@ def _offers_statement(_dialect: str) -> Any:
         .select_from(items.join(sales, sales.c.id == items.c.sale_id))
         .join(chats, chats.c.sale_id == sales.c.id)
         .where(
-            chats.c.chat_id.in_(bindparam("chats", expanding=True)),
-            items.c.number.in_(bindparam("numbers", expanding=True)),
+            one_of(dialect, chats.c.chat_id, "chats"),
+            one_of(dialect, items.c.number, "numbers"),
             sales.c.status == "scheduled",
             sales.c.ends_at > bindparam("at"),
         )
@@ -196,27 +196,26 @@ def _offers_statement(_dialect: str) -> Any:
     )
 
 
-def _held_statement(_dialect: str) -> Any:
+def _held_statement(dialect: str) -> Any:
     return select(Holding.item_id, Holding.member_id, Holding.held).where(
-        Holding.item_id.in_(bindparam("items", expanding=True)),
-        Holding.member_id.in_(bindparam("members", expanding=True)),
+        one_of(dialect, Holding.item_id, "items"), one_of(dialect, Holding.member_id, "members")
     )
 
 
-def _keys_taken_statement(_dialect: str) -> Any:
+def _keys_taken_statement(dialect: str) -> Any:
     return select(FlashSaleOrder.claim_key).where(
-        FlashSaleOrder.claim_key.in_(bindparam("keys", expanding=True))
+        one_of(dialect, FlashSaleOrder.claim_key, "keys")
     )
 
 
-def _blocked_statement(_dialect: str) -> Any:
+def _blocked_statement(dialect: str) -> Any:
     """Members on the flash-sale block list or on the community blacklist."""
     return union(
         select(FlashSaleBlock.member_id).where(
-            FlashSaleBlock.member_id.in_(bindparam("members", expanding=True))
+            one_of(dialect, FlashSaleBlock.member_id, "members")
         ),
         select(ModerationBlacklist.member_id).where(
-            ModerationBlacklist.member_id.in_(bindparam("blacklisted", expanding=True)),
+            one_of(dialect, ModerationBlacklist.member_id, "blacklisted"),
             ModerationBlacklist.lifted_at.is_(None),
         ),
     )

@@ -10,14 +10,17 @@ upsert statement.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import Chat, ChatMember, Member, MemberEvent
 from app.db.upsert import cached_statement, dialect_insert, insert_ignore
 from app.messages import ChatRef, Role
+
+MEMBERS = cast(Table, Member.__table__)
+CHAT_MEMBERS = cast(Table, ChatMember.__table__)
 
 
 def _chat_upsert(dialect: str) -> Any:
@@ -29,7 +32,12 @@ def _chat_upsert(dialect: str) -> Any:
 
 
 def member_upsert(dialect: str, *, with_role: bool) -> Any:
-    insert = dialect_insert(dialect)(Member)
+    return finish_member_upsert(dialect, dialect_insert(dialect)(MEMBERS), with_role=with_role)
+
+
+def finish_member_upsert(dialect: str, insert: Any, *, with_role: bool) -> Any:
+    """ON CONFLICT for members: latest activity, a name only when one is given, the role
+    when the channel says it."""
     latest = func.max if dialect == "sqlite" else func.greatest
     changes: dict[str, Any] = {
         "last_active_at": latest(Member.last_active_at, insert.excluded.last_active_at),

@@ -22,12 +22,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, or_, select, tuple_
+from sqlalchemy import Select, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from app.db.at_commit import before_commit
 from app.db.models import ModerationActivity
-from app.db.upsert import cached_statement, insert_ignore
+from app.db.upsert import cached_statement, insert_ignore, one_of
 from app.moderation.activity import RecentMessage
 from app.moderation.rule_types import FloodRule, RepeatRule, SpamWaveRule
 from app.moderation.rules import EffectiveRules
@@ -169,8 +169,14 @@ class ActivityLog:
 
     def _load_own(self) -> None:
         stmt = cached_statement(self.session, "mod-own-batch", _own_batch)
-        params = {"pairs": sorted(self._expected), "since": self._own_since}
+        params = {
+            "members": sorted({member for _, member in self._expected}),
+            "chats": sorted({chat for chat, _ in self._expected}),
+            "since": self._own_since,
+        }
         for row in self.session.execute(stmt, params):
+            if (row.chat_id, row.member_id) not in self._expected:
+                continue
             recent = RecentMessage(str(row.chat_id), str(row.member_id), row.text_key, row.at)
             self._own_rows.setdefault((row.chat_id, row.member_id), []).append((row.id, recent))
 
@@ -223,10 +229,11 @@ def _own(dialect: str) -> _RowSelect:
 
 
 def _own_batch(dialect: str) -> _RowSelect:
-    """The own messages of several (chat, member) pairs since a time (a batch's senders)."""
-    pair = tuple_(ModerationActivity.chat_id, ModerationActivity.member_id)
+    """The messages of a batch's senders in the batch's chats since a time: every (chat,
+    member) pair of the batch, and maybe a few more, which the caller leaves out."""
     return _columns().where(
-        pair.in_(bindparam("pairs", expanding=True)),
+        one_of(dialect, ModerationActivity.member_id, "members"),
+        one_of(dialect, ModerationActivity.chat_id, "chats"),
         ModerationActivity.at >= bindparam("since"),
     )
 
@@ -241,6 +248,6 @@ def _window_since(dialect: str) -> _RowSelect:
     return _columns().where(
         or_(
             ModerationActivity.id > bindparam("high"),
-            ModerationActivity.id.in_(bindparam("missing", expanding=True)),
+            one_of(dialect, ModerationActivity.id, "missing"),
         )
     )

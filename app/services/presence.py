@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db.models import Chat, ChatMember, Member
-from app.db.upsert import cached_statement, dialect_insert, insert_ignore
+from app.db.upsert import cached_statement, insert_ignore, insert_rows, one_of
 from app.messages import InboundMessage, Kind, Role
-from app.services.members import MembersService, member_upsert
+from app.services.members import CHAT_MEMBERS, MEMBERS, MembersService, finish_member_upsert
 
 NOT_COUNTED = (Kind.MEMBER_JOIN, Kind.MEMBER_LEAVE)
 SYSTEM_SENDER = "sys"  # join/leave notices; their "sender" has no role of its own
@@ -44,12 +44,7 @@ def counts(message: InboundMessage) -> bool:
     return message.kind not in NOT_COUNTED
 
 
-def _member_upsert(dialect: str, *, with_role: bool) -> Any:
-    return member_upsert(dialect, with_role=with_role)
-
-
-def _presence_add(dialect: str) -> Any:
-    insert = dialect_insert(dialect)(ChatMember)
+def _presence_add(_dialect: str, insert: Any) -> Any:
     changes = {
         "last_active_at": insert.excluded.last_active_at,
         "message_count": ChatMember.message_count + insert.excluded.message_count,
@@ -100,15 +95,16 @@ class BatchPresence:
                 row["last_active_at"] = max(row["last_active_at"], message.sent_at)
         for role_known, rows in ((True, with_role), (False, without_role)):
             if rows:
-                stmt = cached_statement(
+                insert_rows(
                     self._session,
+                    MEMBERS,
+                    [rows[k] for k in sorted(rows)],
                     ("member-upsert", role_known),
-                    partial(_member_upsert, with_role=role_known),
+                    partial(finish_member_upsert, with_role=role_known),
                 )
-                self._session.execute(stmt, [rows[k] for k in sorted(rows)])
         if presence:
-            stmt = cached_statement(self._session, "presence-add", _presence_add)
-            self._session.execute(stmt, [presence[k] for k in sorted(presence)])
+            ordered = [presence[k] for k in sorted(presence)]
+            insert_rows(self._session, CHAT_MEMBERS, ordered, "presence-add", _presence_add)
 
     # -- prepare ----------------------------------------------------------------------------
     def _chat_ids(
@@ -141,13 +137,11 @@ class BatchPresence:
         for message in messages:
             first.setdefault((str(message.chat.platform), message.sender_id), message)
         platforms = {platform for platform, _ in first}
+        params = {"platforms": sorted(platforms), "users": sorted({user for _, user in first})}
         found = {
             (row.platform, row.external_id): int(row.id)
             for row in self._session.execute(
-                select(Member.id, Member.platform, Member.external_id).where(
-                    Member.platform.in_(platforms),
-                    Member.external_id.in_({user for _, user in first}),
-                )
+                cached_statement(self._session, "presence-members", _members_select), params
             )
         }
         for key in sorted(first.keys() - found.keys()):  # first messages ever: rare
@@ -170,12 +164,11 @@ class BatchPresence:
             return
         chats = {chat for chat, _ in wanted}
         members = {member for _, member in wanted}
+        params = {"chats": sorted(chats), "members": sorted(members)}
         known = {
             (int(chat), int(member))
             for chat, member in self._session.execute(
-                select(ChatMember.chat_id, ChatMember.member_id).where(
-                    ChatMember.chat_id.in_(chats), ChatMember.member_id.in_(members)
-                )
+                cached_statement(self._session, "presence-known", _presence_select), params
             )
         }
         rows = [
@@ -190,6 +183,20 @@ class BatchPresence:
             if (chat, member) not in known
         ]
         insert_ignore(self._session, ChatMember, rows, ["chat_id", "member_id"], ChatMember.id)
+
+
+def _members_select(dialect: str) -> Any:
+    return select(Member.id, Member.platform, Member.external_id).where(
+        one_of(dialect, Member.platform, "platforms"),
+        one_of(dialect, Member.external_id, "users"),
+    )
+
+
+def _presence_select(dialect: str) -> Any:
+    return select(ChatMember.chat_id, ChatMember.member_id).where(
+        one_of(dialect, ChatMember.chat_id, "chats"),
+        one_of(dialect, ChatMember.member_id, "members"),
+    )
 
 
 def _role(message: InboundMessage) -> Role | None:
