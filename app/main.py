@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 
 from app.adapters.errors import CallbackRejected
-from app.api import bridge, health, wecom
+from app.api import bridge, health, payment_callback, wecom
 from app.api import v1 as admin_api
 from app.clock import Clock
 from app.devsecrets import with_dev_secrets
@@ -75,6 +75,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(bridge.router)
     app.include_router(wecom.router)
+    app.include_router(payment_callback.router)
     app.include_router(admin_api.router)
 
     @app.exception_handler(CallbackRejected)

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     bridge_secret: SecretStr | None = None
     bridge_send_url: str | None = None
+    payment_callback_secret: SecretStr | None = None
     wecom_corp_id: str | None = None
     wecom_app_token: SecretStr | None = None
     wecom_app_encoding_aes_key: SecretStr | None = None
@@ -154,6 +155,8 @@ def production_secret_problems(settings: Settings) -> list[str]:
     shared = {"ADMIN_TOKEN": settings.admin_token}
     if settings.bridge_secret is not None or settings.bridge_send_url:
         shared["BRIDGE_SECRET"] = settings.bridge_secret
+    if settings.payment_callback_secret is not None:
+        shared["PAYMENT_CALLBACK_SECRET"] = settings.payment_callback_secret
     for name, secret in shared.items():
         if _is_placeholder(secret):
             problems.append(f"{name} is missing or a placeholder")

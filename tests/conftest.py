@@ -101,6 +101,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         admin_token=SecretStr(ADMIN_TOKEN),
         bridge_secret=SecretStr(BRIDGE_SECRET),
         bridge_send_url=None,
+        payment_callback_secret=None,
         wecom_corp_id=None,
         wecom_app_token=None,
         wecom_app_encoding_aes_key=None,

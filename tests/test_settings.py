@@ -44,6 +44,29 @@ def test_production_refuses_placeholder_bridge_secret() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [("changeme", "is missing or a placeholder"), ("short-secret", "is shorter than 16")],
+)
+def test_production_refuses_a_weak_payment_callback_secret(secret: str, problem: str) -> None:
+    with pytest.raises(ValidationError, match=f"PAYMENT_CALLBACK_SECRET {problem}") as caught:
+        make(
+            environment="production",
+            admin_token=SecretStr("a-real-long-admin-token-123"),
+            payment_callback_secret=SecretStr(secret),
+        )
+    assert secret not in str(caught.value)  # never echo a secret
+
+
+def test_production_without_a_payment_callback_secret_starts() -> None:
+    settings = make(
+        environment="production",
+        admin_token=SecretStr("a-real-long-admin-token-123"),
+        payment_callback_secret=None,
+    )
+    assert settings.payment_callback_secret is None
+
+
 def test_production_requires_every_secret_of_a_configured_wecom_app() -> None:
     with pytest.raises(ValidationError) as caught:
         make(

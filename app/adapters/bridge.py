@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.adapters.errors import bad_request, forbidden
+from app.adapters.errors import CallbackRejected, bad_request, forbidden
 from app.clock import Clock
 from app.messages import ChatRef, InboundMessage, Kind, MemberRef, Platform, Role
 from app.senders.bridge import sign_bridge
 
+M = TypeVar("M", bound=BaseModel)
+Reject = Callable[[str], CallbackRejected]
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Name = Annotated[str, Field(max_length=128)]
 MAX_TEXT_CHARS = 20_000
@@ -102,21 +105,31 @@ def verify(
     return timestamp
 
 
-def parse(body: bytes) -> BridgeEvent:
+def load_object(body: bytes, reject: Reject = bad_request) -> dict[str, Any]:
+    """The body as a JSON object; `reject` builds the rejection (400 for the bridge)."""
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
-        raise bad_request("body is not UTF-8") from None
+        raise reject("body is not UTF-8") from None
     except json.JSONDecodeError:
-        raise bad_request("body is not JSON") from None
+        raise reject("body is not JSON") from None
     if not isinstance(data, dict):
-        raise bad_request("body must be a JSON object")
+        raise reject("body must be a JSON object")
+    return data
+
+
+def validated(model: type[M], data: dict[str, Any], reject: Reject = bad_request) -> M:
+    """`data` as `model`; the first problem becomes the reason ("sender.role: ...")."""
     try:
-        event = BridgeEvent.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise bad_request(f"{where}: {first['msg']}") from None
+        raise reject(f"{where}: {first['msg']}") from None
+
+
+def parse(body: bytes) -> BridgeEvent:
+    event = validated(BridgeEvent, load_object(body))
     if event.type in ("member_join", "member_leave") and not event.members:
         raise bad_request("members: required for member_join/member_leave")
     if event.type in ("member_join", "member_leave") and event.chat is None:

@@ -1,4 +1,4 @@
-"""Flash-sale administration: create, edit (until it starts), cancel; announcements; results.
+"""Flash-sale administration: create, edit (until it opens), cancel; announcements; results.
 
 Runs in the admin API's transaction (and the demo seeder's, and the release job's for the
 results). Changes `flash_sales`, `flash_sale_chats`, `flash_sale_items`, cancels pending orders
@@ -60,6 +60,7 @@ class SaleInput:
     joined_before: datetime | None = None
     exclude_blocked: bool = True
     waitlist: bool = True
+    early_access: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +166,17 @@ class FlashSaleAdmin:
         self.sync_announcements(sale.id)
         return sale.id
 
-    def edit(self, sale_id: int, data: SaleInput) -> None:
-        """Change anything until the sale starts; SaleStateError after that."""
+    def edit(self, sale_id: int, data: SaleInput, *, early_lead: timedelta) -> None:
+        """Change anything until the sale opens — its start, or `early_lead` (the longest
+        flash-sale early access of any level) before it when the sale has early access, since
+        claims may exist from then on; SaleStateError after that."""
         current = self.sale(sale_id)
         if current.status == "cancelled":
             raise SaleStateError("the sale is cancelled")
-        if self.now >= current.starts_at:
-            raise SaleStateError("a sale can only be edited before it starts")
+        if self.now >= current.opens_at(early_lead):
+            raise SaleStateError(
+                "a sale can only be edited before it starts (or early access opens)"
+            )
         check_input(data, self.now)
         self.session.execute(
             update(FlashSale)
@@ -239,6 +244,7 @@ class FlashSaleAdmin:
             "joined_before": data.joined_before,
             "exclude_blocked": data.exclude_blocked,
             "waitlist": data.waitlist,
+            "early_access": data.early_access,
             "updated_at": self.now,
         }
 

@@ -1,5 +1,6 @@
 """Flash-sale settings from config/flash_sale.toml: claim aliases, payment window and link,
-stock thresholds, announcement templates and member-facing texts (zh-CN).
+stock thresholds, announcement templates, member-facing texts and the admins' payment alerts
+(zh-CN).
 
 Loaded once per process (`load_flash_sale_config`); nothing here touches the database. A typo
 in a placeholder fails at start, not in a group.
@@ -21,6 +22,7 @@ from app.settings import CONFIG_DIR
 FLASH_SALE_CONFIG_PATH = CONFIG_DIR / "flash_sale.toml"
 
 _MEMBER = frozenset({"name", "number", "item"})
+_PAYMENT = frozenset({"order_id", "sale", "number", "item", "name", "amount", "payment_ref"})
 TEXT_FIELDS: dict[str, frozenset[str]] = {
     "claimed": _MEMBER | {"price_part", "deadline", "pay_link"},
     "claimed_done": _MEMBER | {"points", "balance"},
@@ -29,6 +31,9 @@ TEXT_FIELDS: dict[str, frozenset[str]] = {
     "sold_out": _MEMBER,
     "waitlisted": _MEMBER | {"position"},
     "not_started": frozenset({"name", "sale", "starts_at", "countdown"}),
+    "not_started_early": frozenset(
+        {"name", "sale", "starts_at", "opens_at", "countdown", "level", "level_name", "minutes"}
+    ),
     "ended": frozenset({"name", "sale"}),
     "no_sale": frozenset({"name"}),
     "unknown_item": frozenset({"name", "number", "numbers"}),
@@ -52,6 +57,9 @@ TEXT_FIELDS: dict[str, frozenset[str]] = {
     "countdown_hours": frozenset({"hours", "minutes"}),
     "countdown_minutes": frozenset({"minutes", "seconds"}),
     "countdown_seconds": frozenset({"seconds"}),
+    "payment_after_released": _PAYMENT,
+    "payment_after_cancelled": _PAYMENT,
+    "payment_twice": _PAYMENT,
 }
 ANNOUNCEMENT_FIELDS = frozenset({"name", "starts_at", "ends_at", "items", "payment_minutes"})
 

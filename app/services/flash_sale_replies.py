@@ -22,13 +22,7 @@ def reply_text(
         return texts.render("no_sale", name=name)
     match result.status:
         case "not_started":
-            return texts.render(
-                "not_started",
-                name=name,
-                sale=sale.name,
-                starts_at=when(sale.starts_at, tz),
-                countdown=countdown(config, sale.starts_at - now),
-            )
+            return _not_started(config, result, sale, name, now, tz)
         case "ended":
             return texts.render("ended", name=name, sale=sale.name)
         case "unknown_item":
@@ -40,6 +34,35 @@ def reply_text(
             return _not_eligible(config, result, sale, name, tz)
     assert item is not None
     return _item_reply(config, result, sale, item, name, tz)
+
+
+def _not_started(
+    config: FlashSaleConfig,
+    result: ClaimResult,
+    sale: SaleView,
+    name: str,
+    now: datetime,
+    tz: tzinfo,
+) -> str:
+    """The countdown to the member's own start: earlier when their level opens sales early."""
+    opens_at = result.opens_at or sale.starts_at
+    values: dict[str, object] = {
+        "name": name,
+        "sale": sale.name,
+        "starts_at": when(sale.starts_at, tz),
+        "countdown": countdown(config, opens_at - now),
+    }
+    early = result.early
+    if early is None:
+        return config.texts.render("not_started", **values)
+    return config.texts.render(
+        "not_started_early",
+        opens_at=when(opens_at, tz),
+        level=early.level,
+        level_name=early.name,
+        minutes=early.flash_sale_early_minutes,
+        **values,
+    )
 
 
 def _item_reply(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ class SaleView:
     joined_before: datetime | None
     exclude_blocked: bool
     waitlist: bool
+    early_access: bool = True  # levels' flash-sale early access applies (config/points.toml)
 
     def phase(self, now: datetime) -> str:
         """scheduled (not started), running, ended or cancelled."""
@@ -40,6 +41,10 @@ class SaleView:
         if now < self.starts_at:
             return "scheduled"
         return "running" if now < self.ends_at else "ended"
+
+    def opens_at(self, early: timedelta) -> datetime:
+        """When a member with `early` access may claim (the start without early access)."""
+        return self.starts_at - early if self.early_access else self.starts_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ class OrderView:
     pay_deadline: datetime | None
     paid_at: datetime | None
     closed_at: datetime | None
+    payment_ref: str | None = None  # the payment system's reference, once paid
 
 
 def columns(model: type[Any], view: type[Any], prefix: str) -> list[ColumnElement[Any]]:

@@ -7,10 +7,13 @@ list — or, for a batch announced with `expect`, four queries read that for all
 claims, and the batch's own takes keep it current (another worker's takes are caught by the
 take's own conditions, which never trusted a read). Then the checks run in the order a member
 would expect: not started (with the countdown), not eligible, sold out (joining the
-waitlist), and finally the atomic take (app/services/flash_sale_claims.py). Writes:
-`flash_sale_orders`, `flash_sale_holdings`, `flash_sale_items.stock`, `flash_sale_waitlist`,
-the points ledger for points-priced items, and the "仅剩 N 件" / "已售罄" group announcements
-(outbox) when a threshold is crossed.
+waitlist), and finally the atomic take (app/services/flash_sale_claims.py). "Started" is per
+member: a level with flash-sale early access (config/points.toml `flash_sale_early_minutes`)
+opens a sale that many minutes early unless the sale opted out (`early_access`). Only claims
+before the start read the member's level, so claims during the sale cost what they did.
+Writes: `flash_sale_orders`, `flash_sale_holdings`, `flash_sale_items.stock`,
+`flash_sale_waitlist`, the points ledger for points-priced items, and the "仅剩 N 件" /
+"已售罄" group announcements (outbox) when a threshold is crossed.
 On PostgreSQL a transaction's first claim that writes takes one transaction-wide advisory lock
 before any flash-sale row: the inbox worker claims a whole batch of messages in one
 transaction, and without a common first lock two batches would take item and member rows in
@@ -55,7 +58,9 @@ from app.services.flash_sale_views import (
     from_row,
 )
 from app.services.flash_sale_waitlist_pg import join_statement
+from app.services.levels import LevelStatus
 from app.services.points import PointsService
+from app.services.points_config import Level
 
 ClaimStatus = Literal[
     "claimed",
@@ -90,6 +95,8 @@ class ClaimResult:
     level: int = 0  # not_eligible by level: the member's level
     numbers: tuple[int, ...] = ()  # unknown_item: the numbers on sale
     requested: int = 0  # unknown_item: the number the member asked for
+    opens_at: datetime | None = None  # not_started: when this member may claim
+    early: Level | None = None  # not_started: the member's level when it opens the sale early
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +252,19 @@ def _waitlist_place_statement(_dialect: str) -> Any:
     )
 
 
+def _before_opening(
+    sale: SaleView, item: ItemView, level: LevelStatus | None, at: datetime
+) -> ClaimResult | None:
+    """A claim before the start: `not_started` (with the member's own opening time) unless
+    the member's level opens the sale early enough; None to go on with the usual checks."""
+    minutes = level.current.flash_sale_early_minutes if level is not None else 0
+    opens_at = sale.opens_at(timedelta(minutes=minutes))
+    if at >= opens_at:
+        return None
+    early = level.current if level is not None and opens_at < sale.starts_at else None
+    return ClaimResult("not_started", sale, item, opens_at=opens_at, early=early)
+
+
 class FlashSaleService:
     """Per-transaction flash-sale operations members trigger from a chat."""
 
@@ -323,9 +343,13 @@ class FlashSaleService:
             balance = self.points.account(member_pk).balance if item.points_price else 0
             order = order_by_key(self.session, key)
             return ClaimResult("duplicate", sale, item, order, balance=balance)
-        if at < sale.starts_at:
-            return ClaimResult("not_started", sale, item)
-        refusal = self._eligibility(sale, member_pk, chat_pk, blocked=found.blocked)
+        level: LevelStatus | None = None
+        if at < sale.starts_at:  # only claims before the start pay for the level lookup
+            level = self._early_level(sale, member_pk)
+            refusal = _before_opening(sale, item, level, at)
+            if refusal is not None:
+                return refusal
+        refusal = self._eligibility(sale, member_pk, chat_pk, blocked=found.blocked, known=level)
         if refusal is not None:
             return refusal
         if found.held >= item.per_member_limit:
@@ -435,13 +459,28 @@ class FlashSaleService:
         return ClaimResult("no_sale")
 
     # -- checks -----------------------------------------------------------------------------
+    def _early_level(self, sale: SaleView, member_pk: int) -> LevelStatus | None:
+        """The member's level, read only when it could open the sale early for them (some
+        level has early access and the sale did not opt out). One primary-key read of the
+        member's points account (`level_status`); the level itself is pure arithmetic."""
+        if not sale.early_access or not self.points.config.flash_sale_early_lead:
+            return None
+        return self.points.level_status(member_pk)
+
     def _eligibility(
-        self, sale: SaleView, member_pk: int, chat_pk: int, *, blocked: bool
+        self,
+        sale: SaleView,
+        member_pk: int,
+        chat_pk: int,
+        *,
+        blocked: bool,
+        known: LevelStatus | None = None,
     ) -> ClaimResult | None:
+        """Who may claim; `known` is the member's level if an early claim has read it."""
         if sale.exclude_blocked and blocked:
             return ClaimResult("not_eligible", sale, reason="blocked")
         if sale.min_level is not None:
-            level = self.points.level_status(member_pk).current.level
+            level = (known or self.points.level_status(member_pk)).current.level
             if level < sale.min_level:
                 return ClaimResult("not_eligible", sale, reason="level", level=level)
         if sale.joined_before is not None:

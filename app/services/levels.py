@@ -46,10 +46,22 @@ def level_up(levels: Sequence[Level], before: int, after: int) -> Level | None:
     return new if new.threshold > old.threshold else None
 
 
+def privileges(texts: PointsTexts, level: Level) -> tuple[str, ...]:
+    """The level's privileges as members read them: the configured lines, then the flash-sale
+    early access. That line is generated from `flash_sale_early_minutes` rather than checked
+    against a hand-written text: one number is the only source, so the text and what a claim
+    allows cannot disagree (config validation refuses a hand-written copy)."""
+    if not level.flash_sale_early_minutes:
+        return level.privileges
+    early = texts.render("flash_sale_early_privilege", minutes=level.flash_sale_early_minutes)
+    return (*level.privileges, early)
+
+
 def privileges_text(texts: PointsTexts, level: Level) -> str:
-    if not level.privileges:
+    items = privileges(texts, level)
+    if not items:
         return ""
-    return texts.render("privileges_part", items="、".join(level.privileges))
+    return texts.render("privileges_part", items="、".join(items))
 
 
 def level_up_text(texts: PointsTexts, name: str, level: Level) -> str:

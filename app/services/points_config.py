@@ -6,8 +6,10 @@ effective rules are the defaults, then its chat profile's overrides, then its ow
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -19,6 +21,7 @@ from app.settings import CONFIG_DIR
 
 POINTS_CONFIG_PATH = CONFIG_DIR / "points.toml"
 MAX_STREAK_DAY = 3650
+MAX_EARLY_MINUTES = 24 * 60
 
 
 class Rules(BaseModel):
@@ -71,6 +74,8 @@ class Level(BaseModel):
     name: str = Field(min_length=1, max_length=32)
     threshold: int = Field(ge=0)
     privileges: tuple[str, ...] = ()
+    # Flash sales open this many minutes early for members at this level (0: no early access).
+    flash_sale_early_minutes: int = Field(0, ge=0, le=MAX_EARLY_MINUTES)
 
 
 class Expiry(BaseModel):
@@ -100,6 +105,7 @@ TEXT_FIELDS: dict[str, frozenset[str]] = {
     "levels_footer": frozenset({"level", "level_name", "score"}),
     "level_up": frozenset({"name", "level", "level_name", "privileges"}),
     "privileges_part": frozenset({"items"}),
+    "flash_sale_early_privilege": frozenset({"minutes"}),
     "leaderboard_title": frozenset({"period"}),
     "leaderboard_line": frozenset({"rank", "name", "points"}),
     "leaderboard_me": frozenset({"name", "rank", "points"}),
@@ -141,7 +147,28 @@ class PointsConfig(BaseModel):
             raise ValueError("levels: thresholds must be strictly increasing")
         for scope in (*self.profiles.values(), *self.groups.values()):
             Rules.model_validate({**self.rules.model_dump(), **scope})
+        self._no_hand_written_early_access()
         return self
+
+    def _no_hand_written_early_access(self) -> None:
+        """The early-access privilege line is generated from `flash_sale_early_minutes`
+        (app/services/levels.py), so the text can never promise other minutes than the claim
+        path grants. A line in `privileges` that reads like it (an older file) would be shown
+        next to the generated one, or promise early access nobody gets: refuse it."""
+        pattern = template_pattern(self.texts.templates["flash_sale_early_privilege"])
+        for level in self.levels:
+            for line in level.privileges:
+                if pattern.fullmatch(re.sub(r"\s+", "", line)):
+                    raise ValueError(
+                        f"levels: Lv{level.level} lists {line!r} by hand; set "
+                        "flash_sale_early_minutes on the level instead (the line is generated)"
+                    )
+
+    @property
+    def flash_sale_early_lead(self) -> timedelta:
+        """The longest flash-sale early access of any level: when a sale's first claim can
+        happen, relative to its start."""
+        return timedelta(minutes=max(level.flash_sale_early_minutes for level in self.levels))
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy (tests change a rule this way) with its own rules cache."""
@@ -168,6 +195,14 @@ class PointsConfig(BaseModel):
 
     def reason_label(self, reason: str) -> str:
         return self.reasons.get(reason, reason)
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    """A regex for what `template` renders to with any numbers filled in, whitespace
+    removed (so "限时秒杀提前5分钟" matches "限时秒杀提前 {minutes} 分钟")."""
+    literal = re.sub(r"\s+", "", template)
+    parts = re.split(r"\{[^{}]*\}", literal)
+    return re.compile(r"\d+".join(re.escape(part) for part in parts))
 
 
 def parse_points_config(text: str) -> PointsConfig:

@@ -76,6 +76,7 @@ def test_create_and_read_a_sale_in_the_spec_shape(
     assert body["items"][0]["price"] == "29.90"
     assert body["items"][1]["price"] == "0.00"
     assert body["payment_window_minutes"] == 15
+    assert body["early_access"] is True
     assert [(a["key"], a["due_at"]) for a in body["announcements"]] == [
         ("flash_preview_24h", "2026-11-23T10:00:00+08:00"),
         ("flash_reminder_1h", "2026-11-24T09:00:00+08:00"),
@@ -158,6 +159,27 @@ def test_a_started_sale_cannot_be_edited(
     assert response.status_code == 409
     assert "before it starts" in response.json()["detail"]
     assert _get(client, admin_headers, sale_id)["name"] == "周末秒杀"
+
+
+def test_early_access_is_a_switch_and_ends_edits_when_it_opens(
+    client: TestClient, admin_headers: dict[str, str], clock: FixedClock, members: list[int]
+) -> None:
+    opted_out = _create(client, admin_headers, early_access=False)
+    sale_id = _create(client, admin_headers)
+    url = f"/api/v1/flash-sales/{sale_id}"
+
+    switched = client.patch(url, json={"early_access": False}, headers=admin_headers)
+    client.patch(url, json={"early_access": True}, headers=admin_headers)
+    clock.set(TOMORROW_10 - timedelta(minutes=10))  # Lv5 members may claim now
+    late = client.patch(url, json={"name": "改名"}, headers=admin_headers)
+    fine = client.patch(
+        f"/api/v1/flash-sales/{opted_out}", json={"name": "改名"}, headers=admin_headers
+    )
+
+    assert _get(client, admin_headers, opted_out)["early_access"] is False
+    assert switched.json()["early_access"] is False
+    assert (late.status_code, fine.status_code) == (409, 200)
+    assert "early access" in late.json()["detail"]
 
 
 def test_live_counts_orders_csv_and_mark_paid(

@@ -212,6 +212,16 @@ def test_an_adjustment_that_levels_up_tells_the_member(
     assert notice.text.startswith("🎉 恭喜 小满 升级到 Lv2 含苞")
 
 
+def test_the_balance_lists_the_generated_early_access_privilege(
+    client: TestClient, runtime: Runtime, clock: FixedClock, admin_headers: Headers, member: int
+) -> None:
+    apply(runtime.deps.session_factory, clock, member, 1500, "earned")
+
+    body = _balance(client, admin_headers).json()
+
+    assert (body["level"], body["privileges"][-1]) == (4, "限时秒杀提前 5 分钟")
+
+
 # -- campaign rewards ---------------------------------------------------------------------------
 def test_campaign_rewards_pay_each_member_once(
     client: TestClient, runtime: Runtime, clock: FixedClock, admin_headers: Headers

@@ -35,6 +35,7 @@ from tests.flash_sale_helpers import (
     seed_members,
     stock_of,
 )
+from tests.points_helpers import apply, seed_member
 
 ALIASES = ("抢", "秒杀", "抢购")
 
@@ -117,6 +118,26 @@ def test_before_the_start_the_reply_counts_down(
     expected = "小满，「周末秒杀」11月23日 10:00 开抢，还有 30 分 0 秒，到点再来哦～"
     assert _replies(runtime) == [expected]
     assert orders(runtime.deps.session_factory, sale) == []
+
+
+def test_an_early_access_member_is_counted_down_to_their_own_start_then_claims(
+    runtime: Runtime, clock: FixedClock, sale: int
+) -> None:
+    factory = runtime.deps.session_factory
+    member, _ = seed_member(factory, clock.now(), user="u-0000")
+    apply(factory, clock, member, 1500, "earned")  # Lv4: 5 minutes early
+    clock.set(START - timedelta(minutes=6))
+    _say(runtime, clock, "抢3", user="u-0000")
+    clock.set(START - timedelta(minutes=4))
+    _say(runtime, clock, "抢3", user="u-0000")
+
+    early, claimed = _replies(runtime)
+    assert early == (
+        "小满，「周末秒杀」11月23日 10:00 开抢；你是 Lv4 盛放 会员，可提前 5 分钟抢"
+        "（11月23日 09:55 起），还有 1 分 0 秒，到点再来哦～"
+    )
+    assert claimed.startswith("小满 抢到啦 🎉 3号 红玫瑰花束")
+    assert [o.member_id for o in orders(factory, sale)] == [member]
 
 
 def test_sold_out_over_limit_and_unknown_numbers_are_answered(

@@ -22,11 +22,13 @@ from app.services.flash_sale_admin import (
 )
 from app.services.flash_sale_config import load_flash_sale_config
 from app.services.flash_sale_orders import OrderContext
+from app.services.points_config import load_points_config
 from tests.conftest import SHANGHAI
 from tests.flash_sale_helpers import START, claim, create_sale, item, seed_members, stock_of
 from tests.flash_sale_helpers import service as flash_service
 
 Factory = sessionmaker[Session]
+LEAD = load_points_config().flash_sale_early_lead  # Lv5 claims 10 minutes early
 
 
 def _admin(session: Session, clock: FixedClock) -> FlashSaleAdmin:
@@ -70,7 +72,7 @@ def test_an_edit_before_the_start_replaces_items_and_groups(
             current.name, (other,), current.starts_at, current.ends_at,
             (item(7, stock=30),), 20,
         )  # fmt: skip
-        admin.edit(sale, data)
+        admin.edit(sale, data, early_lead=LEAD)
 
     with session_factory() as session:
         admin = _admin(session, clock)
@@ -97,11 +99,31 @@ def test_a_cancelled_sale_cannot_be_edited_or_cancelled_again(
     with transaction(session_factory) as session:
         admin = _admin(session, clock)
         with pytest.raises(SaleStateError, match="cancelled"):
-            admin.edit(sale, replace_sale(admin, sale))
+            admin.edit(sale, replace_sale(admin, sale), early_lead=LEAD)
     with session_factory() as session:
         statuses = set(session.scalars(select(FlashSaleWaitlist.status)))
     assert statuses == {"closed"}
     assert stock_of(session_factory, sale) == 1
+
+
+@pytest.mark.parametrize(("early_access", "refused"), [(True, True), (False, False)])
+def test_edits_stop_when_early_access_opens_the_sale(
+    early_access: bool, refused: bool, session_factory: Factory, clock: FixedClock
+) -> None:
+    chat, _ = seed_members(session_factory, clock.now(), 1)
+    sale = create_sale(session_factory, clock, [chat], early_access=early_access)
+    clock.set(START - LEAD)
+
+    with transaction(session_factory) as session:
+        admin = _admin(session, clock)
+        if refused:
+            with pytest.raises(SaleStateError, match="early access"):
+                admin.edit(sale, replace_sale(admin, sale), early_lead=LEAD)
+        else:
+            admin.edit(sale, replace_sale(admin, sale), early_lead=LEAD)
+
+    with session_factory() as session:
+        assert _admin(session, clock).sale(sale).early_access is early_access
 
 
 def replace_sale(admin: FlashSaleAdmin, sale_id: int) -> SaleInput:
@@ -109,6 +131,7 @@ def replace_sale(admin: FlashSaleAdmin, sale_id: int) -> SaleInput:
     return SaleInput(
         current.name, tuple(admin.chat_pks(sale_id)), current.starts_at,
         current.ends_at + timedelta(hours=1), (item(1),), 15,
+        early_access=current.early_access,
     )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from app.services.flash_sale_config import load_flash_sale_config
 from app.services.flash_sale_replies import reply_text
 from app.services.flash_sale_views import ItemView, OrderView, SaleView
 from app.services.flash_sales import ClaimResult
+from app.services.points_config import load_points_config
 from tests.conftest import SHANGHAI
 
 AT = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -43,3 +44,20 @@ def test_insufficient_points_and_no_sale() -> None:
 
     assert poor == "小满，积分不足：5号 多肉 需要 200 积分，你当前有 50 积分。"
     assert nothing == "本群当前没有限时秒杀活动。"
+
+
+def test_not_started_counts_down_to_the_members_own_opening() -> None:
+    lv4 = load_points_config().levels[3]
+    before = AT - timedelta(minutes=20)
+    config = load_flash_sale_config()
+    early = ClaimResult("not_started", SALE, ITEM, opens_at=AT - timedelta(minutes=5), early=lv4)
+    plain = ClaimResult("not_started", SALE, ITEM, opens_at=AT)
+
+    early_text = reply_text(config, early, name="小满", now=before, tz=SHANGHAI)
+    plain_text = reply_text(config, plain, name="小满", now=before, tz=SHANGHAI)
+
+    assert early_text == (
+        "小满，「周末秒杀」11月24日 10:00 开抢；你是 Lv4 盛放 会员，可提前 5 分钟抢"
+        "（11月24日 09:55 起），还有 15 分 0 秒，到点再来哦～"
+    )
+    assert plain_text == "小满，「周末秒杀」11月24日 10:00 开抢，还有 20 分 0 秒，到点再来哦～"

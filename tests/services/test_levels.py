@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from app.services.levels import level_for, level_status, level_up, level_up_text, levels_text
+from app.services.levels import (
+    level_for,
+    level_status,
+    level_up,
+    level_up_text,
+    levels_text,
+    privileges,
+)
 from app.services.points_config import load_points_config
 
 CONFIG = load_points_config()
@@ -39,3 +46,18 @@ def test_texts_list_privileges() -> None:
     assert "全场花礼 95 折" in up
     assert "Lv1 萌芽（0 积分起）" in listing
     assert listing.endswith("你当前是 Lv2 含苞（150 积分）。")
+
+
+def test_the_early_access_privilege_is_generated_from_the_minutes() -> None:
+    lv4, lv5 = LEVELS[3], LEVELS[4]
+    listing = levels_text(CONFIG.texts, LEVELS, level_status(LEVELS, 0))
+
+    assert privileges(CONFIG.texts, lv4) == (
+        "全场花礼 95 折",
+        "新品花礼优先预订",
+        "限时秒杀提前 5 分钟",
+    )
+    assert privileges(CONFIG.texts, lv5)[-1] == "限时秒杀提前 10 分钟"
+    assert privileges(CONFIG.texts, LEVELS[2]) == LEVELS[2].privileges
+    assert "限时秒杀提前 5 分钟" in level_up_text(CONFIG.texts, "小满", lv4)
+    assert listing.count("限时秒杀提前") == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from app.services.points_config import (
@@ -36,6 +38,11 @@ def test_the_shipped_config_gives_every_group_checkin() -> None:
         ),
         (("checkin_points = 10", "checkin_pionts = 10"), "checkin_pionts"),
         (('"7" = 20', '"0" = 20'), "streak bonus day"),
+        (("flash_sale_early_minutes = 5", "flash_sale_early_minutes = -5"), "greater than"),
+        (("flash_sale_early_minutes = 10", "flash_sale_early_minutes = 1441"), "less than"),
+        (("flash_sale_early_minutes = 5", "flash_sale_early_minutes = 2.5"), "integer"),
+        (('95 折", "新品花礼优先预订"]', '95 折", "限时秒杀提前 5 分钟"]'), "Lv4 lists"),
+        (('"线下花艺沙龙免费名额"]', '"限时秒杀提前10分钟", "线下花艺沙龙免费名额"]'), "by hand"),
     ],
 )
 def test_mistakes_are_refused(change: tuple[str, str], message: str) -> None:
@@ -44,6 +51,21 @@ def test_mistakes_are_refused(change: tuple[str, str], message: str) -> None:
 
     with pytest.raises(ValueError, match=message):
         parse_points_config(SHIPPED.replace(old, new, 1))
+
+
+def test_levels_grant_flash_sale_early_access_in_minutes() -> None:
+    config = parse_points_config(SHIPPED)
+
+    assert [lv.flash_sale_early_minutes for lv in config.levels] == [0, 0, 0, 5, 10]
+    assert config.flash_sale_early_lead == timedelta(minutes=10)
+
+
+def test_a_privilege_that_only_resembles_early_access_is_kept() -> None:
+    text = SHIPPED.replace('95 折", "新品花礼优先预订"]', '95 折", "限时秒杀提前 5 分钟通知"]', 1)
+
+    config = parse_points_config(text)
+
+    assert "限时秒杀提前 5 分钟通知" in config.levels[3].privileges
 
 
 def test_streak_bonus_days_and_repeats() -> None:

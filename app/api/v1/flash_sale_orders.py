@@ -1,9 +1,10 @@
 """Admin: a flash sale's orders (JSON pages and CSV), mark paid / cancel, funnel, winners, and
 the block list of members barred from flash sales.
 
-Every request is one transaction. Marking an order paid is the payment confirmation (from an
-operator, or a payment system holding the admin token); cancelling one gives its unit to the
-waitlist or back to stock and refunds points. Included by app/api/v1/flash_sales.py.
+Every request is one transaction. Marking an order paid is an operator's payment confirmation
+(the shop's own confirmations arrive signed at POST /callbacks/payment and go through the same
+`mark_paid`); cancelling one gives its unit to the waitlist or back to stock and refunds points.
+Included by app/api/v1/flash_sales.py.
 """
 
 from __future__ import annotations

@@ -72,6 +72,7 @@ class SaleIn(_Strict):
     joined_before: datetime | None = None
     exclude_blocked: bool = True
     waitlist: bool = True
+    early_access: bool = True
     by: Annotated[str | None, Field(max_length=64)] = None
 
 
@@ -89,6 +90,7 @@ class SaleEdit(_Strict):
     joined_before: datetime | None = None
     exclude_blocked: bool | None = None
     waitlist: bool | None = None
+    early_access: bool | None = None
 
 
 class CancelIn(_Strict):
@@ -202,6 +204,7 @@ def sale_out(
             "exclude_blocked": sale.exclude_blocked,
         },
         "waitlist": sale.waitlist,
+        "early_access": sale.early_access,
         "items": [_item_out(s) for s in stats],
         "totals": {
             "total": sum(s.item.total for s in stats),
@@ -233,6 +236,7 @@ def create_sale(body: SaleIn, session: SessionDep, runtime: RuntimeDep) -> dict[
         joined_before=_maybe_aware(body.joined_before, runtime),
         exclude_blocked=body.exclude_blocked,
         waitlist=body.waitlist,
+        early_access=body.early_access,
     )
     # A refused sale raises here; the request's transaction (new groups included) rolls back.
     sale_id: int = _run(lambda: admin.create(data, created_by=body.by))
@@ -263,12 +267,14 @@ def get_sale(sale_id: int, session: SessionDep, runtime: RuntimeDep) -> dict[str
 def edit_sale(
     sale_id: int, body: SaleEdit, session: SessionDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
-    """Change a sale before it starts (its announcements move with it); 409 after."""
+    """Change a sale before it opens (its start, earlier with levels' early access; its
+    announcements move with it); 409 after."""
     _check_level(body.min_level)
     admin = admin_for(session, runtime)
     sale = sale_or_404(admin, sale_id)
     data = _merged(session, runtime, admin, sale, body)
-    _run(lambda: admin.edit(sale_id, data))
+    lead = load_points_config().flash_sale_early_lead
+    _run(lambda: admin.edit(sale_id, data, early_lead=lead))
     return sale_out(session, runtime, admin, admin.sale(sale_id))
 
 
@@ -305,6 +311,7 @@ def _merged(
             sale.exclude_blocked if body.exclude_blocked is None else body.exclude_blocked
         ),
         waitlist=sale.waitlist if body.waitlist is None else body.waitlist,
+        early_access=sale.early_access if body.early_access is None else body.early_access,
     )
 
 

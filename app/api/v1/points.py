@@ -18,10 +18,11 @@ from app.api.v1.points_common import PLATFORMS, checked, points_service
 from app.api.v1.schemas import iso
 from app.db.models import Checkin, PointsEntry
 from app.services.checkin import CheckinService
-from app.services.levels import LevelStatus
+from app.services.levels import LevelStatus, privileges
 from app.services.points import Account, LedgerResult, PointsService
 from app.services.points_admin import Adjustment, adjust, award_campaign, find_member
 from app.services.points_audit import verify_ledger
+from app.services.points_config import PointsTexts
 
 router = APIRouter(prefix="/points", tags=["points"])
 UserId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -52,12 +53,12 @@ class CampaignRewardIn(BaseModel):
     operator: Operator = "admin"
 
 
-def _level(status: LevelStatus) -> dict[str, Any]:
+def _level(texts: PointsTexts, status: LevelStatus) -> dict[str, Any]:
     following = status.next
     return {
         "level": status.current.level,
         "level_name": status.current.name,
-        "privileges": list(status.current.privileges),
+        "privileges": list(privileges(texts, status.current)),
         "next_level": None
         if following is None
         else {"level": following.level, "name": following.name, "gap": status.gap},
@@ -66,7 +67,11 @@ def _level(status: LevelStatus) -> dict[str, Any]:
 
 def _standing(points: PointsService, account: Account) -> dict[str, Any]:
     status = points.level_status(account.member_pk)
-    return {"balance": account.balance, "earned": account.earned, **_level(status)}
+    return {
+        "balance": account.balance,
+        "earned": account.earned,
+        **_level(points.config.texts, status),
+    }
 
 
 def _result(result: LedgerResult) -> dict[str, Any]:

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -41,6 +49,8 @@ class FlashSale(Base):
     joined_before: Mapped[datetime | None]
     exclude_blocked: Mapped[bool] = mapped_column(default=True)
     waitlist: Mapped[bool] = mapped_column(default=True)
+    # Levels with flash-sale early access (config/points.toml) may claim before `starts_at`.
+    early_access: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
