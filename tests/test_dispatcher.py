@@ -6,13 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
 from app.db.models import InboxRow, OutboxRow
 from app.dispatcher import InboxWorker
 from app.inbox import InboxItem, store_batch
+from app.messages import ChatRef, Platform
 from app.pipeline import Context, Flow, Pipeline, Route
 from app.runtime import Runtime
 from tests.factories import make_message
@@ -206,3 +207,44 @@ def test_worker_killed_mid_batch_then_restarted_processes_every_row_once(
     assert runtime.worker.drain() == 0
     assert {row.status for row in _rows(factory)} == {"done"}
     assert [text[:4] for text in _outbox_texts(factory)] == ["群助手可"] * 3  # one reply each
+
+
+def test_a_batch_reads_its_groups_rules_scope_once_not_per_group(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """Moderation and activity points need each group's profile: a batch from several groups
+    reads them in one query each (prepare hooks), whatever the number of groups."""
+    groups = [ChatRef(Platform.BRIDGE, f"g-{n}", is_group=True, name=f"群{n}") for n in range(5)]
+    texts = (
+        "早上好呀",
+        "昨天收到的玫瑰很新鲜",
+        "周末有人去花市吗",
+        "绣球怎么养才不蔫",
+        "孩子说想学插花",
+        "今天下雨记得带伞",
+        "同城配送真快",
+        "包装纸好漂亮",
+        "想给妈妈订一束康乃馨",
+        "大家晚安",
+    )
+    messages = [
+        make_message(text, at=clock.now(), chat=groups[n % 5], user=f"u-{n}")
+        for n, text in enumerate(texts)
+    ]
+    runtime.writer.store_now([InboxItem(m) for m in messages])
+    engine = runtime.deps.session_factory.kw["bind"]
+    profile_reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().startswith("SELECT") and "chats.profile" in statement:
+            profile_reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        results = runtime.worker.process_batch(20)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert [r.error for r in results] == [None] * 10
+    assert all("activity" in r.routes for r in results)
+    assert len(profile_reads) == 2  # moderation's and points', each once for the 5 groups

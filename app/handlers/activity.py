@@ -7,10 +7,19 @@ and a daily cap); replies only to announce a level-up.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from app.handlers.points_common import event_time, member_name
-from app.pipeline import Context, Flow
+from app.pipeline import Arrival, Context, Flow
+from app.services import Services
 from app.services.levels import level_up_text
 from app.services.points_activity import award_activity
+
+
+def prepare(services: Services, arrivals: Sequence[Arrival], now: datetime) -> None:
+    """Read the rules' scope of the batch's groups at once."""
+    services.points.expect_chats({a.chat_pk for a in arrivals if a.message.chat.is_group})
 
 
 def handle(ctx: Context) -> Flow:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import Clock
 from app.db.models import Chat, ChatMember, Member, ModerationBlacklist, ModerationCase
-from app.db.upsert import cached_statement
+from app.db.upsert import cached_statement, one_of
 from app.messages import InboundMessage
 from app.moderation.activity import (
     RecentMessage,
@@ -97,8 +97,16 @@ class ModerationService:
     # -- the pipeline step -------------------------------------------------------------------
     def expect(self, senders: Iterable[tuple[int, int]], earliest: datetime) -> None:
         """A batch's (chat, member) pairs and earliest message time, before it is moderated:
-        the senders' recent messages are then read in one query for the batch."""
-        self.activity.expect(senders, earliest)
+        the senders' recent messages are then read in one query for the batch, and so are
+        the profiles of its chats."""
+        pairs = set(senders)
+        self.activity.expect(pairs, earliest)
+        chats = sorted({chat for chat, _ in pairs} - self._profiles.keys())
+        if chats:
+            stmt = cached_statement(self.session, "mod-chat-profiles", _chat_profiles)
+            self._profiles.update(
+                (row.id, row.profile) for row in self.session.execute(stmt, {"chats": chats})
+            )
 
     def moderate(
         self, message: InboundMessage, *, chat_pk: int, member_pk: int, at: datetime
@@ -244,6 +252,10 @@ class ModerationService:
                 ChatMember.chat_id == chat_pk, ChatMember.member_id == member_pk
             )
         )
+
+
+def _chat_profiles(dialect: str) -> Select[int, str | None]:
+    return select(Chat.id, Chat.profile).where(one_of(dialect, Chat.id, "chats"))
 
 
 def _chat_profile(dialect: str) -> Select[str | None]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -214,6 +215,15 @@ class PointsService:
 
     def level_status(self, member_pk: int) -> LevelStatus:
         return level_status(self.config.levels, self.score(self.account(member_pk)))
+
+    def expect_chats(self, chat_pks: Iterable[int]) -> None:
+        """Read the scopes of a batch's chats in one query (the worker, before the batch)."""
+        wanted = sorted(set(chat_pks) - self._scopes.keys())
+        if wanted:
+            for chat in self.session.execute(stmt(self.session, "chats"), {"chats": wanted}):
+                self._scopes[chat.id] = ChatScope(
+                    f"{chat.platform}:{chat.external_id}", chat.profile
+                )
 
     def chat_scope(self, chat_pk: int | None) -> ChatScope:
         """The group's "<platform>:<chat id>" key and profile (what rules and campaigns use)."""

@@ -25,7 +25,7 @@ from app.db.models import (
     PointsDaily,
     PointsEntry,
 )
-from app.db.upsert import cached_statement, dialect_insert
+from app.db.upsert import cached_statement, dialect_insert, one_of
 
 
 def _table(model: type[Any]) -> Table:
@@ -100,6 +100,12 @@ def _locked_balance(_: str) -> Any:
 def _chat(_: str) -> Any:
     return select(CHATS.c.platform, CHATS.c.external_id, CHATS.c.profile).where(
         CHATS.c.id == bindparam("chat")
+    )
+
+
+def _chats(dialect: str) -> Any:
+    return select(CHATS.c.id, CHATS.c.platform, CHATS.c.external_id, CHATS.c.profile).where(
+        one_of(dialect, CHATS.c.id, "chats")
     )
 
 
@@ -198,6 +204,7 @@ BUILDERS: dict[str, Callable[[str], Any]] = {
     "account": _account,
     "locked_balance": _locked_balance,
     "chat": _chat,
+    "chats": _chats,
     "running_campaigns": _running_campaigns,
     "recent_checkins": _recent_checkins,
     "checkin": _checkin,
