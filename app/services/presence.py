@@ -144,15 +144,20 @@ class BatchPresence:
                 cached_statement(self._session, "presence-members", _members_select), params
             )
         }
-        for key in sorted(first.keys() - found.keys()):  # first messages ever: rare
-            message = first[key]
-            found[key] = self._members.ensure_member(
-                key[0],
-                message.sender_id,
-                name=message.sender_name,
-                role=_role(message),
-                now=message.sent_at,
-            )
+        new = [
+            {
+                "platform": platform,
+                "external_id": user,
+                "name": first[(platform, user)].sender_name,
+                "role": str(_role(first[(platform, user)]) or Role.MEMBER),
+                "first_seen_at": first[(platform, user)].sent_at,
+                "last_active_at": first[(platform, user)].sent_at,
+            }
+            for platform, user in sorted(first.keys() - found.keys())  # first messages ever
+        ]
+        if new:  # one statement for all; `settle` brings name, role and activity up to date
+            created = insert_rows(self._session, MEMBERS, new, "presence-new", _new_members)
+            found.update(((row.platform, row.external_id), int(row.id)) for row in created)
         return {key: found[key] for key in first}
 
     def _ensure_presence(self, messages: Sequence[InboundMessage], seen: list[Seen]) -> None:
@@ -183,6 +188,11 @@ class BatchPresence:
             if (chat, member) not in known
         ]
         insert_ignore(self._session, ChatMember, rows, ["chat_id", "member_id"], ChatMember.id)
+
+
+def _new_members(dialect: str, insert: Any) -> Any:
+    upsert = finish_member_upsert(dialect, insert, with_role=False)
+    return upsert.returning(Member.platform, Member.external_id)
 
 
 def _members_select(dialect: str) -> Any:

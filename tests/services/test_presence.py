@@ -105,3 +105,28 @@ def test_a_batch_finds_known_chats_and_renames_a_renamed_one(
         names = {row.id: row.name for row in session.execute(select(Chat.id, Chat.name))}
     assert names[known] == "花屿会员二群"
     assert names[seen[3].chat_pk] is not None
+
+
+def test_first_time_senders_of_a_batch_are_created_together_and_matched_to_their_messages(
+    session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    t0 = clock.now()
+    users = [("u-a", Role.MEMBER), ("u-b", Role.ADMIN), ("u-c", Role.OWNER), ("u-d", Role.MEMBER)]
+    messages = [
+        make_message(f"第一次发言 {n}", at=t0 + timedelta(seconds=n), user=user, role=role)
+        for n, (user, role) in enumerate(users)
+    ]
+    messages.append(make_message("又来了", at=t0 + timedelta(seconds=9), user="u-b"))
+    with transaction(session_factory) as session:
+        presence = BatchPresence(session)
+        seen = presence.prepare(messages)
+        presence.settle(list(zip(messages, seen, strict=True)))
+
+    for message, pks in zip(messages, seen, strict=True):
+        assert _member(session_factory, message.sender_id).id == pks.member_pk
+    assert len({pks.member_pk for pks in seen}) == 4
+    admin = _member(session_factory, "u-b")
+    assert admin.first_seen_at == t0 + timedelta(seconds=1)
+    assert admin.last_active_at == t0 + timedelta(seconds=9)
+    assert admin.role == "member"  # the later message's role (make_message's default) wins
+    assert _member(session_factory, "u-c").role == "owner"
