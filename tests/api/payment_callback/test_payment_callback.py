@@ -18,8 +18,7 @@ from app.db.models import FlashSaleOrder, OutboxRow
 from app.jobs.flash_sale_release import release_expired_orders
 from app.jobs.registry import SchedulerConfig, load_scheduler_config
 from app.runtime import Runtime
-from app.settings import Settings
-from tests.api.payment_helpers import (
+from tests.api.payment_callback.helpers import (
     DEADLINE,
     PAYMENT_SECRET,
     PRICE_CENTS,
@@ -28,27 +27,10 @@ from tests.api.payment_helpers import (
     Order,
     deliver,
     notice,
-    pending_order,
     snapshot,
-    with_payment_secret,
 )
 from tests.factories import signed
 from tests.flash_sale_helpers import START, run_together, stock_of
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return with_payment_secret(settings)
-
-
-@pytest.fixture
-def factory(runtime: Runtime) -> Factory:
-    return runtime.deps.session_factory
-
-
-@pytest.fixture
-def order(factory: Factory, clock: FixedClock) -> Order:
-    return pending_order(factory, clock)
 
 
 @pytest.fixture

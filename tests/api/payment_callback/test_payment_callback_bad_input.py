@@ -12,35 +12,17 @@ from fastapi.testclient import TestClient
 
 from app.clock import FixedClock
 from app.runtime import Runtime
-from app.settings import Settings
-from tests.api.payment_helpers import (
+from tests.api.payment_callback.helpers import (
     PAYMENT_SECRET,
     URL,
     Factory,
     Order,
     deliver,
     notice,
-    pending_order,
     snapshot,
-    with_payment_secret,
 )
 from tests.conftest import BRIDGE_SECRET
 from tests.factories import signed
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return with_payment_secret(settings)
-
-
-@pytest.fixture
-def factory(runtime: Runtime) -> Factory:
-    return runtime.deps.session_factory
-
-
-@pytest.fixture
-def order(factory: Factory, clock: FixedClock) -> Order:
-    return pending_order(factory, clock)
 
 
 def _body(order: Order, **changes: Any) -> bytes:
