@@ -188,18 +188,24 @@ class InboxWorker:
             for message, pks in zip(messages, seen, strict=True)
         ]
         self._pipeline.prepare(services, arrivals, self._deps.clock.now())
-        drafts: list[OutboxDraft] = []
-        results: list[ProcessResult] = []
+        ran: list[tuple[Context, list[str]]] = []
         for row, message, pks in zip(rows, messages, seen, strict=True):
-            if results and self._commit_soon():
+            if ran and self._commit_soon():
                 break  # the rest stay pending for the next batch
             try:
-                result = self._run_one(services, row, message, pks, drafts)
+                ran.append(self._run_one(services, row, message, pks))
             except Exception as error:
                 raise _MessageFailed(row.id, error) from error
-            results.append(result)
-        done = len(results)
+        self._pipeline.finish(services)  # may still add replies to the batch's messages
+        done = len(ran)
         presence.settle(list(zip(messages[:done], seen[:done], strict=True)))
+        drafts: list[OutboxDraft] = []
+        results: list[ProcessResult] = []
+        for row, (ctx, routes) in zip(rows, ran, strict=False):
+            drafts += drafts_for_replies(
+                ctx.message, ctx.replies, chat_pk=ctx.chat_pk, now=ctx.now
+            )
+            results.append(ProcessResult(row.id, tuple(routes), len(ctx.replies)))
         now = self._deps.clock.now()
         enqueue(session, drafts, now=now)
         session.execute(
@@ -209,25 +215,18 @@ class InboxWorker:
         return results
 
     def _run_one(
-        self,
-        services: Services,
-        row: InboxRow,
-        message: InboundMessage,
-        pks: Seen,
-        drafts: list[OutboxDraft],
-    ) -> ProcessResult:
-        now = self._deps.clock.now()
+        self, services: Services, row: InboxRow, message: InboundMessage, pks: Seen
+    ) -> tuple[Context, list[str]]:
         ctx = Context(
             message=message,
             services=services,
-            now=now,
+            now=self._deps.clock.now(),
             chat_pk=pks.chat_pk,
             member_pk=pks.member_pk,
         )
         routes = self._pipeline.run(ctx)
-        drafts += drafts_for_replies(message, ctx.replies, chat_pk=pks.chat_pk, now=now)
         log.info("processed", extra={"key": row.dedupe_key, "routes": routes})
-        return ProcessResult(row.id, tuple(routes), len(ctx.replies))
+        return ctx, routes
 
     def _count_failure(self, row: InboxRow, error: Exception) -> ProcessResult:
         """Count a failed attempt on a row claimed in this transaction."""

@@ -5,6 +5,9 @@ transaction: whatever they change and every reply they queue commit together, or
 A route may also have a `prepare(services, arrivals, now)` hook: the worker calls it once per
 batch, before any message of the batch runs, so a handler can read what the whole batch needs
 in one query instead of one per message. A hook only reads ahead; the handler decides.
+A route may also have a `finish(services)` hook, called once after the batch's last message
+and before anything is committed: it writes what its handler held back for the whole batch,
+and may still add replies to the batch's messages (they are queued after the hooks ran).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class Arrival:
 Handler: TypeAlias = Callable[[Context], Flow]
 Filter: TypeAlias = Callable[[Context], bool]
 BatchHook: TypeAlias = Callable[["Services", Sequence[Arrival], datetime], None]
+FinishHook: TypeAlias = Callable[["Services"], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,7 @@ class Route:
     handler: Handler
     when: tuple[Filter, ...] = ()
     prepare: BatchHook | None = None
+    finish: FinishHook | None = None
 
 
 class Pipeline:
@@ -89,6 +94,12 @@ class Pipeline:
         for route in self.routes:
             if route.prepare is not None:
                 route.prepare(services, arrivals, now)
+
+    def finish(self, services: Services) -> None:
+        """Let the routes write what they held back for the batch (see the docstring)."""
+        for route in self.routes:
+            if route.finish is not None:
+                route.finish(services)
 
     def run(self, ctx: Context) -> list[str]:
         """Run the routes in order; returns the names of the routes that ran."""

@@ -141,6 +141,7 @@ def run_handler(
         services.members.touch(chat_pk, member_pk, now=message.sent_at, counts=True)
         ctx = Context(message, services, runtime.deps.clock.now(), chat_pk, member_pk)
         handler(ctx)
+        PIPELINE.finish(services)
         return [reply.text for reply in ctx.replies]
 
 

@@ -10,13 +10,14 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
-from app.db.models import InboxRow, OutboxRow
+from app.db.models import InboxRow, Member, OutboxRow
 from app.dispatcher import InboxWorker
 from app.inbox import InboxItem, store_batch
 from app.messages import ChatRef, Platform
 from app.pipeline import Context, Flow, Pipeline, Route
 from app.runtime import Runtime
 from tests.factories import make_message
+from tests.points_helpers import apply, balance
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -248,3 +249,52 @@ def test_a_batch_reads_its_groups_rules_scope_once_not_per_group(
     assert [r.error for r in results] == [None] * 10
     assert all("activity" in r.routes for r in results)
     assert len(profile_reads) == 2  # moderation's and points', each once for the 5 groups
+
+
+def test_a_batch_writes_activity_points_once_and_replies_on_the_right_message(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """Activity points of a batch are written at its end, yet a 积分 later in the batch sees
+    them, and a level-up is announced as a reply to the message that reached the level."""
+    factory = runtime.deps.session_factory
+    runtime.writer.store_now([InboxItem(make_message("大家早上好呀", at=clock.now()))])
+    runtime.worker.drain()  # the member exists now, with 2 activity points
+    member_pk = seed_points(factory, clock, 96)  # 98: the next 2 points reach Lv2 (100)
+    clock.advance(minutes=5)
+    batch = [
+        make_message("今天的花好漂亮", at=clock.now()),
+        make_message("有人一起去花市吗", at=clock.now(), user="u-002"),
+        make_message("积分", at=clock.now()),
+    ]
+    runtime.writer.store_now([InboxItem(m) for m in batch])
+    ledger_writes: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().startswith("INSERT INTO points_ledger"):
+            ledger_writes.append(statement)
+
+    engine = factory.kw["bind"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        results = runtime.worker.process_batch(10)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert [r.replies for r in results] == [1, 0, 1]
+    with factory() as session:
+        replies = {
+            row.idempotency_key: row.text
+            for row in session.scalars(select(OutboxRow).where(OutboxRow.text != ""))
+        }
+    assert replies[f"reply:{batch[0].dedupe_key}:0"].startswith("🎉 恭喜")
+    assert "积分：100" in replies[f"reply:{batch[2].dedupe_key}:0"]  # sees the held award
+    assert len(ledger_writes) == 1  # the batch's credits (both members) in one statement
+    assert balance(factory, member_pk) == 100  # the 积分 message itself was cooling down
+
+
+def seed_points(factory: sessionmaker[Session], clock: FixedClock, points: int) -> int:
+    """Give the only member `points` more; returns their members.id."""
+    with factory() as session:
+        member_pk = session.scalars(select(Member.id)).one()
+    apply(factory, clock, member_pk, points, "seed")
+    return member_pk

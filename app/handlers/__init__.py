@@ -66,5 +66,11 @@ PIPELINE = Pipeline(
     # FAQ: only what no command answered; @-mentions always get an answer or 转人工.
     Route("faq", faq.handle, when=(in_group, is_text, unanswered)),
     # Keep LAST: activity points observe every group text, answered or not.
-    Route("activity", activity.handle, when=(in_group, is_text), prepare=activity.prepare),
+    Route(
+        "activity",
+        activity.handle,
+        when=(in_group, is_text),
+        prepare=activity.prepare,
+        finish=activity.finish,
+    ),
 )

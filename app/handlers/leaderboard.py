@@ -19,6 +19,7 @@ def handle(ctx: Context) -> Flow:
     if period is None:  # "排行榜怎么算" is a question, not a command: leave it to others
         return Flow.CONTINUE
     points = ctx.services.points
+    points.flush()  # the board reads the ledger itself: include the batch's held awards
     board = leaderboard(
         ctx.services.session,
         period=period,

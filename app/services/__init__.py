@@ -21,6 +21,7 @@ from app.services.flash_sales import FlashSaleService
 from app.services.members import MembersService
 from app.services.moderation import ModerationService
 from app.services.points import PointsService
+from app.services.points_activity import ActivityPoints
 from app.services.points_config import load_points_config
 from app.services.texts import Texts
 from app.services.tickets import TicketsService
@@ -46,6 +47,7 @@ class Services:
     deps: AppDeps
     members: MembersService
     points: PointsService
+    activity: ActivityPoints
     checkin: CheckinService
     flash_sales: FlashSaleService
     faq: FaqService
@@ -64,6 +66,7 @@ class Services:
             deps=deps,
             members=MembersService(session),
             points=points,
+            activity=ActivityPoints(points),
             checkin=CheckinService(session, points),
             flash_sales=FlashSaleService(
                 session, points, load_flash_sale_config(), deps.clock, deps.settings.tz

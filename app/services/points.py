@@ -11,13 +11,17 @@ cached `points_accounts` balance in that same transaction — or changes nothing
 The entry is written after the account row is locked (by that UPDATE/upsert), so entry ids
 follow the balance order and `balance_after` is a checkable running total (points_audit.py).
 Balances are per member (members.id) across all groups; each entry records its group.
+
+Busy paths write many credits at once (`credit_many`: one account upsert and one ledger insert
+for a whole worker batch). A batch writer that holds entries back registers with `defer`; every
+read or write of the ledger here runs it first, so nothing in the batch sees a stale balance.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -26,9 +30,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from app.clock import Clock
+from app.db.upsert import insert_rows
 from app.services.levels import LevelStatus, level_status, level_up
 from app.services.points_config import Level, PointsConfig, Rules
-from app.services.points_sql import stmt
+from app.services.points_sql import ACCOUNTS, LEDGER, credit_accounts, ledger_entries, stmt
 
 REASON_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 # Positive entries that give back what was spent do not count as "earned" (levels, boards).
@@ -41,6 +46,11 @@ LedgerStatus = Literal["applied", "duplicate", "insufficient"]
 
 class LedgerError(ValueError):
     """A call the ledger refuses outright (zero delta, bad reason code, bad key)."""
+
+
+class LedgerConflict(RuntimeError):
+    """A key `credit_many` was given as new was written meanwhile by another transaction.
+    Nothing may commit: the caller's transaction rolls back (the worker then retries)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +73,19 @@ class LedgerResult:
     def ok(self) -> bool:
         """True when the entry exists now (written by this call or by an earlier one)."""
         return self.status != "insufficient"
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """One earning entry for `credit_many`."""
+
+    member_pk: int
+    delta: int
+    reason: str
+    key: str
+    at: datetime
+    chat_pk: int | None = None
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +114,36 @@ def is_earning(reason: str, delta: int) -> bool:
     return delta > 0 and reason not in NON_EARNING_REASONS
 
 
+def _earned(credit: Credit) -> int:
+    return credit.delta if is_earning(credit.reason, credit.delta) else 0
+
+
+def _entry_row(
+    member_pk: int,
+    chat_pk: int | None,
+    delta: int,
+    balance_after: int,
+    reason: str,
+    key: str,
+    at: datetime,
+    ref: str | None = None,
+    operator: str | None = None,
+    note: str | None = None,
+) -> dict[str, object]:
+    return {
+        "member_id": member_pk,
+        "chat_id": chat_pk,
+        "delta": delta,
+        "balance_after": balance_after,
+        "reason": reason,
+        "ref": ref[:128] if ref else None,
+        "operator": operator[:64] if operator else None,
+        "note": note[:255] if note else None,
+        "idempotency_key": key,
+        "created_at": at,
+    }
+
+
 def check_entry(delta: int, reason: str, key: str) -> None:
     """Refuse entries the ledger never accepts; raises LedgerError with the reason."""
     if isinstance(delta, bool) or not isinstance(delta, int):
@@ -114,6 +167,18 @@ class PointsService:
         self.clock = clock
         self.tz = tz
         self._scopes: dict[int, ChatScope] = {}  # read once per service (per worker batch)
+        self._deferred: list[Callable[[], None]] = []
+
+    def defer(self, write: Callable[[], None]) -> None:
+        """Register a batch writer holding entries back; `flush` (run before every ledger
+        read or write here, and by the worker at the end of the batch) calls it once."""
+        if write not in self._deferred:
+            self._deferred.append(write)
+
+    def flush(self) -> None:
+        """Write what batch writers hold back."""
+        while self._deferred:
+            self._deferred.pop(0)()
 
     def apply(
         self,
@@ -135,6 +200,7 @@ class PointsService:
         `insufficient` and writes nothing, or with `clamp=True` takes what is there.
         """
         check_entry(delta, reason, key)
+        self.flush()
         at = at or self.clock.now()
         if clamp and delta < 0:
             delta = -min(-delta, self._locked_balance(member_pk))
@@ -145,18 +211,9 @@ class PointsService:
         if moved is None:  # not enough points — unless this key was paid before
             return self._duplicate(key) or self._insufficient(member_pk)
         balance, earned = moved
-        entry = {
-            "member_id": member_pk,
-            "chat_id": chat_pk,
-            "delta": delta,
-            "balance_after": balance,
-            "reason": reason,
-            "ref": ref[:128] if ref else None,
-            "operator": operator[:64] if operator else None,
-            "note": note[:255] if note else None,
-            "idempotency_key": key,
-            "created_at": at,
-        }
+        entry = _entry_row(
+            member_pk, chat_pk, delta, balance, reason, key, at, ref, operator, note
+        )
         entry_id = self.session.scalar(stmt(self.session, "entry"), entry)
         if entry_id is None:  # the key was paid before (or by a transaction we waited for)
             self._move(member_pk, -delta, -earned_delta, at)
@@ -165,6 +222,65 @@ class PointsService:
             return duplicate
         up = self._level_up(balance, earned, delta, earned_delta)
         return LedgerResult("applied", delta, balance, earned, int(entry_id), up)
+
+    def taken_keys(self, keys: Collection[str]) -> set[str]:
+        """The idempotency keys among `keys` that the ledger already has."""
+        if not keys:
+            return set()
+        found = self.session.scalars(stmt(self.session, "keys_taken"), {"keys": sorted(keys)})
+        return set(found)
+
+    def credit_many(self, credits: Sequence[Credit]) -> list[LedgerResult]:
+        """Apply many credits at once; the results come in the order of `credits`.
+
+        The keys must be new (see `taken_keys`): one taken meanwhile by another transaction
+        raises LedgerConflict. Accounts are upserted in member order, so two batches lock
+        them in the same order; a member's entries follow the order given, each with its
+        running `balance_after` and its own level-up.
+        """
+        if not credits:
+            return []
+        for credit in credits:
+            check_entry(credit.delta, credit.reason, credit.key)
+            if credit.delta < 0:
+                raise LedgerError("credit_many only credits; debit with apply")
+        totals: dict[int, tuple[int, int]] = {}
+        for credit in credits:
+            balance, earned = totals.get(credit.member_pk, (0, 0))
+            totals[credit.member_pk] = (balance + credit.delta, earned + _earned(credit))
+        at = max(credit.at for credit in credits)
+        accounts = [
+            {"member_id": member, "balance": balance, "earned": earned, "updated_at": at}
+            for member, (balance, earned) in sorted(totals.items())
+        ]
+        moved = insert_rows(
+            self.session, ACCOUNTS, accounts, ("points", "credit"), credit_accounts
+        )
+        running = {int(row.member_id): (int(row.balance), int(row.earned)) for row in moved}
+        after: list[tuple[int, int]] = [(0, 0)] * len(credits)
+        for index in reversed(range(len(credits))):  # the last entry ends at the new balance
+            credit = credits[index]
+            balance, earned = after[index] = running[credit.member_pk]
+            running[credit.member_pk] = (balance - credit.delta, earned - _earned(credit))
+        rows = [
+            _entry_row(c.member_pk, c.chat_pk, c.delta, balance, c.reason, c.key, c.at, c.ref)
+            for c, (balance, _) in zip(credits, after, strict=True)
+        ]
+        written = insert_rows(self.session, LEDGER, rows, ("points", "entries"), ledger_entries)
+        ids = {row.idempotency_key: int(row.id) for row in written}
+        if len(ids) != len(credits):
+            raise LedgerConflict("a ledger key was written by another transaction")
+        return [
+            LedgerResult(
+                "applied",
+                credit.delta,
+                balance,
+                earned,
+                ids[credit.key],
+                self._level_up(balance, earned, credit.delta, _earned(credit)),
+            )
+            for credit, (balance, earned) in zip(credits, after, strict=True)
+        ]
 
     def _move(
         self, member_pk: int, delta: int, earned_delta: int, at: datetime
@@ -178,7 +294,7 @@ class PointsService:
         else:
             debit = {"member": member_pk, "delta": delta, "earned_delta": earned_delta, "at": at}
             row = self.session.execute(stmt(self.session, "debit"), debit).first()
-        return None if row is None else (int(row[0]), int(row[1]))
+        return None if row is None else (int(row.balance), int(row.earned))
 
     def _locked_balance(self, member_pk: int) -> int:
         balance = self.session.scalar(stmt(self.session, "locked_balance"), {"member": member_pk})
@@ -204,6 +320,7 @@ class PointsService:
 
     # -- reads ----------------------------------------------------------------------------
     def account(self, member_pk: int) -> Account:
+        self.flush()
         row = self.session.execute(stmt(self.session, "account"), {"member": member_pk}).first()
         if row is None:
             return Account(member_pk, 0, 0)

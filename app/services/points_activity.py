@@ -1,21 +1,32 @@
 """Activity points: a few points per valid group message, with a cooldown and a daily cap.
 
 Runs for every text message in a group (the last route of the pipeline), inside the inbox
-worker's transaction. Changes `points_daily` (the member's activity today: points, count and
-time of the last award) and, when the message earns, one `points_ledger` entry. Cap and
-cooldown are enforced by one conditional upsert of the member's daily row (its row lock
-serialises a member's messages), so concurrent workers cannot exceed them.
+worker's transaction, in two steps:
+- `add` decides whether the message can earn at all (its group's rules, its length) and holds
+  it back;
+- `flush` writes all held messages of the batch together: when the batch ends, or earlier
+  when anything else is about to use the ledger (PointsService.defer), so a 积分 later in the
+  same batch sees them.
+
+A flush first locks the batch's members' `points_daily` rows (their activity today: points,
+count, time of the last award) in one statement, in member order. Cap and cooldown are decided
+on those locked rows, message by message in batch order, so concurrent workers cannot exceed
+them. Then the new daily totals, the accounts and the ledger entries are written with one
+statement each (PointsService.credit_many), whatever the number of messages.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from app.clock import local_date
+from app.db.upsert import insert_rows
 from app.filters import strip_mentions
-from app.services.points import LedgerResult, PointsService, ledger_key
-from app.services.points_config import Rules
-from app.services.points_sql import stmt
+from app.services.points import Credit, LedgerResult, PointsService, ledger_key
+from app.services.points_config import Level
+from app.services.points_sql import DAILY, lock_daily, write_daily
 
 ACTIVITY = "activity"
 
@@ -25,45 +36,135 @@ def visible_length(text: str) -> int:
     return sum(1 for char in strip_mentions(text) if not char.isspace())
 
 
-def award_activity(
-    points: PointsService,
-    *,
-    member_pk: int,
-    chat_pk: int,
-    text: str,
-    source_key: str,
-    at: datetime,
-    rules: Rules | None = None,
-) -> LedgerResult | None:
-    """Award activity points for one message; None when it does not qualify."""
-    rules = rules or points.rules_for(chat_pk)
-    amount = rules.activity_points
-    if not rules.activity_enabled or amount <= 0:
-        return None
-    if visible_length(text) < rules.activity_min_length:
-        return None
-    key = ledger_key(ACTIVITY, source_key)
-    if not _take_daily_slot(points, member_pk, rules, amount, at, key):
-        return None
-    return points.apply(member_pk, amount, ACTIVITY, key, chat_pk=chat_pk, ref=source_key, at=at)
+@dataclass(slots=True)
+class ActivityAward:
+    """A message that may earn, held until its batch is written."""
+
+    member_pk: int
+    chat_pk: int
+    amount: int
+    daily_cap: int
+    cooldown: timedelta
+    key: str  # the ledger's idempotency key: a message earns once
+    ref: str
+    at: datetime
+    day: date
+    on_level_up: Callable[[Level], None] | None = None
+    result: LedgerResult | None = None  # set by `flush` when the message earned
 
 
-def _take_daily_slot(
-    points: PointsService, member_pk: int, rules: Rules, amount: int, at: datetime, key: str
-) -> bool:
-    """Count `amount` against today's cap if the cooldown has passed and the message has not
-    earned before (ledger `key`); False otherwise."""
-    if amount > rules.activity_daily_cap:
-        return False
-    params = {
+@dataclass(slots=True)
+class _DailySlot:
+    earned: int
+    count: int
+    last_at: datetime | None
+    changed: bool = False
+
+    def take(self, award: ActivityAward) -> bool:
+        """Count the award against today's cap if the cooldown has passed."""
+        if self.earned + award.amount > award.daily_cap:
+            return False
+        if self.last_at is not None and self.last_at > award.at - award.cooldown:
+            return False
+        self.earned += award.amount
+        self.count += 1
+        self.last_at = award.at
+        self.changed = True
+        return True
+
+
+class ActivityPoints:
+    """The batch's activity awards (built per transaction, like the other services)."""
+
+    def __init__(self, points: PointsService) -> None:
+        self.points = points
+        self._held: list[ActivityAward] = []
+
+    def add(
+        self,
+        *,
+        member_pk: int,
+        chat_pk: int,
+        text: str,
+        source_key: str,
+        at: datetime,
+        on_level_up: Callable[[Level], None] | None = None,
+    ) -> ActivityAward | None:
+        """Hold a message for the batch write; None when it cannot earn at all."""
+        rules = self.points.rules_for(chat_pk)
+        amount = rules.activity_points
+        if not rules.activity_enabled or not 0 < amount <= rules.activity_daily_cap:
+            return None
+        if visible_length(text) < rules.activity_min_length:
+            return None
+        award = ActivityAward(
+            member_pk=member_pk,
+            chat_pk=chat_pk,
+            amount=amount,
+            daily_cap=rules.activity_daily_cap,
+            cooldown=timedelta(seconds=rules.activity_cooldown_seconds),
+            key=ledger_key(ACTIVITY, source_key),
+            ref=source_key,
+            at=at,
+            day=local_date(at, self.points.tz),
+            on_level_up=on_level_up,
+        )
+        self._held.append(award)
+        self.points.defer(self.flush)
+        return award
+
+    def flush(self) -> None:
+        """Write the held awards: daily slots, accounts, ledger; then announce level-ups."""
+        held, self._held = self._held, []
+        fresh = self._not_paid_before(held)
+        if not fresh:
+            return
+        slots = self._lock_slots(fresh)
+        earning = [award for award in fresh if slots[award.member_pk, award.day].take(award)]
+        self._write_slots(slots)
+        credits = [
+            Credit(a.member_pk, a.amount, ACTIVITY, a.key, a.at, a.chat_pk, a.ref) for a in earning
+        ]
+        for award, result in zip(earning, self.points.credit_many(credits), strict=True):
+            award.result = result
+            if result.level_up is not None and award.on_level_up is not None:
+                award.on_level_up(result.level_up)
+
+    def _not_paid_before(self, held: list[ActivityAward]) -> list[ActivityAward]:
+        """Drop messages that earned before (a reprocessed message): they use no slot."""
+        seen = self.points.taken_keys({award.key for award in held})
+        fresh: list[ActivityAward] = []
+        for award in held:
+            if award.key not in seen:
+                seen.add(award.key)
+                fresh.append(award)
+        return fresh
+
+    def _lock_slots(self, awards: list[ActivityAward]) -> dict[tuple[int, date], _DailySlot]:
+        keys = sorted({(award.member_pk, award.day) for award in awards})
+        empty = [_daily_row(member, day, _DailySlot(0, 0, None)) for member, day in keys]
+        rows = insert_rows(self.points.session, DAILY, empty, ("activity", "lock"), lock_daily)
+        return {
+            (int(row.member_id), row.day): _DailySlot(int(row.earned), int(row.count), row.last_at)
+            for row in rows
+        }
+
+    def _write_slots(self, slots: dict[tuple[int, date], _DailySlot]) -> None:
+        changed = [
+            _daily_row(member, day, slot)
+            for (member, day), slot in sorted(slots.items())
+            if slot.changed
+        ]
+        if changed:
+            insert_rows(self.points.session, DAILY, changed, ("activity", "write"), write_daily)
+
+
+def _daily_row(member_pk: int, day: date, slot: _DailySlot) -> dict[str, object]:
+    return {
         "member_id": member_pk,
-        "day": local_date(at, points.tz),
+        "day": day,
         "kind": ACTIVITY,
-        "earned": amount,
-        "count": 1,
-        "last_at": at,
-        "cap": rules.activity_daily_cap,
-        "cooled": at - timedelta(seconds=rules.activity_cooldown_seconds),
-        "key": key,
+        "earned": slot.earned,
+        "count": slot.count,
+        "last_at": slot.last_at,
     }
-    return points.session.execute(stmt(points.session, "take_daily"), params).first() is not None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Integer, String, Table, bindparam, or_, select, update
+from sqlalchemy import BigInteger, Integer, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import UtcDateTime
@@ -42,9 +42,8 @@ COUNTERS = _table(CheckinCounter)
 CAMPAIGNS = _table(CheckinCampaign)
 
 
-def _credit(dialect: str) -> Any:
-    """Add to a balance, creating the account on its first credit."""
-    insert = dialect_insert(dialect)(ACCOUNTS)
+def credit_accounts(_dialect: str, insert: Any) -> Any:
+    """Add to balances, creating an account on its first credit (one row or many)."""
     return insert.on_conflict_do_update(
         index_elements=[ACCOUNTS.c.member_id],
         set_={
@@ -52,7 +51,11 @@ def _credit(dialect: str) -> Any:
             "earned": ACCOUNTS.c.earned + insert.excluded.earned,
             "updated_at": insert.excluded.updated_at,
         },
-    ).returning(ACCOUNTS.c.balance, ACCOUNTS.c.earned)
+    ).returning(ACCOUNTS.c.member_id, ACCOUNTS.c.balance, ACCOUNTS.c.earned)
+
+
+def _credit(dialect: str) -> Any:
+    return credit_accounts(dialect, dialect_insert(dialect)(ACCOUNTS))
 
 
 def _debit(_: str) -> Any:
@@ -70,10 +73,20 @@ def _debit(_: str) -> Any:
     )
 
 
-def _entry(dialect: str) -> Any:
-    insert = dialect_insert(dialect)(LEDGER)
+def ledger_entries(_dialect: str, insert: Any) -> Any:
+    """Append entries; one whose idempotency key is taken is skipped (not returned)."""
     return insert.on_conflict_do_nothing(index_elements=[LEDGER.c.idempotency_key]).returning(
-        LEDGER.c.id
+        LEDGER.c.id, LEDGER.c.idempotency_key
+    )
+
+
+def _entry(dialect: str) -> Any:
+    return ledger_entries(dialect, dialect_insert(dialect)(LEDGER))
+
+
+def _keys_taken(dialect: str) -> Any:
+    return select(LEDGER.c.idempotency_key).where(
+        one_of(dialect, LEDGER.c.idempotency_key, "keys")
     )
 
 
@@ -167,33 +180,27 @@ def _set_rank(_: str) -> Any:
     )
 
 
-def _take_daily(dialect: str) -> Any:
-    """Count points against a member's daily cap if the cooldown passed and the ledger has no
-    entry under `key` yet (a message earns once); no row returned = refused. One statement:
-    it runs for nearly every group message."""
-    not_paid = ~select(LEDGER.c.id).where(LEDGER.c.idempotency_key == bindparam("key")).exists()
-    values = select(
-        bindparam("member_id", type_=BigInteger),
-        bindparam("day", type_=Date),
-        bindparam("kind", type_=String),
-        bindparam("earned", type_=Integer),
-        bindparam("count", type_=Integer),
-        bindparam("last_at", type_=UtcDateTime()),
-    ).where(not_paid)
-    insert = dialect_insert(dialect)(DAILY).from_select(
-        ["member_id", "day", "kind", "earned", "count", "last_at"], values
-    )
-    cooled = bindparam("cooled", type_=UtcDateTime())
+DAILY_KEY = [DAILY.c.member_id, DAILY.c.day, DAILY.c.kind]
+
+
+def lock_daily(_dialect: str, insert: Any) -> Any:
+    """Lock members' daily rows and read them, creating missing ones empty: the no-op update
+    takes the row lock that serialises a member's awards across workers."""
     return insert.on_conflict_do_update(
-        index_elements=[DAILY.c.member_id, DAILY.c.day, DAILY.c.kind],
+        index_elements=DAILY_KEY, set_={"kind": DAILY.c.kind}
+    ).returning(DAILY.c.member_id, DAILY.c.day, DAILY.c.earned, DAILY.c.count, DAILY.c.last_at)
+
+
+def write_daily(_dialect: str, insert: Any) -> Any:
+    """Store daily rows' new totals (rows locked by `lock_daily` in the same transaction)."""
+    return insert.on_conflict_do_update(
+        index_elements=DAILY_KEY,
         set_={
-            "earned": DAILY.c.earned + insert.excluded.earned,
-            "count": DAILY.c.count + 1,
+            "earned": insert.excluded.earned,
+            "count": insert.excluded.count,
             "last_at": insert.excluded.last_at,
         },
-        where=(DAILY.c.earned + insert.excluded.earned <= bindparam("cap", type_=Integer))
-        & or_(DAILY.c.last_at.is_(None), DAILY.c.last_at <= cooled),
-    ).returning(DAILY.c.earned)
+    )
 
 
 BUILDERS: dict[str, Callable[[str], Any]] = {
@@ -201,6 +208,7 @@ BUILDERS: dict[str, Callable[[str], Any]] = {
     "debit": _debit,
     "entry": _entry,
     "entry_by_key": _entry_by_key,
+    "keys_taken": _keys_taken,
     "account": _account,
     "locked_balance": _locked_balance,
     "chat": _chat,
@@ -210,7 +218,6 @@ BUILDERS: dict[str, Callable[[str], Any]] = {
     "checkin": _checkin,
     "next_rank": _next_rank,
     "set_rank": _set_rank,
-    "take_daily": _take_daily,
 }
 
 

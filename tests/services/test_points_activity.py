@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import FixedClock
 from app.db.models import PointsDaily
 from app.services.points import LedgerResult
-from app.services.points_activity import award_activity, visible_length
+from app.services.points_activity import ActivityPoints, visible_length
 from app.services.points_config import PointsConfig
 from tests.points_helpers import balance, config_with, entries, in_tx, points_service, seed_member
 
@@ -31,13 +31,16 @@ def _say(
 ) -> LedgerResult | None:
     member_pk, chat_pk = member
     source = key or f"bridge:{clock.now().timestamp()}"
-    return in_tx(
-        factory,
-        lambda s: award_activity(
-            points_service(s, clock, config), member_pk=member_pk, chat_pk=chat_pk,
-            text=text, source_key=source, at=clock.now(),
-        ),
-    )  # fmt: skip
+
+    def say(session: Session) -> LedgerResult | None:
+        activity = ActivityPoints(points_service(session, clock, config))
+        award = activity.add(
+            member_pk=member_pk, chat_pk=chat_pk, text=text, source_key=source, at=clock.now()
+        )
+        activity.flush()
+        return award.result if award else None
+
+    return in_tx(factory, say)
 
 
 def test_mentions_and_spaces_do_not_count_towards_the_length() -> None:
