@@ -3,7 +3,8 @@
 Runs in the admin API's transaction (and the demo seeder's, and the release job's for the
 results). Changes `flash_sales`, `flash_sale_chats`, `flash_sale_items`, cancels pending orders
 of a cancelled sale (app/services/flash_sale_orders.py), and keeps the sale's calendar
-announcements (T-24h, T-1h, T-10min, start with the item list) in step through
+announcements (T-24h, T-1h, T-10min, start with the item list; those before the start name
+the levels' early access unless the sale opted out) in step through
 `CampaignAnnouncements.sync`: moving a sale moves its pending announcements, cancelling it
 cancels them. The results are posted to the sale's groups once, when it has ended.
 """
@@ -21,9 +22,10 @@ from app.db.models import FlashSale, FlashSaleChat, FlashSaleItem, FlashSaleOrde
 from app.db.models import FlashSaleWaitlist as Waitlist
 from app.services.campaigns import AnnouncementTemplate, CampaignAnnouncements
 from app.services.flash_sale_config import FlashSaleConfig
-from app.services.flash_sale_notices import item_lines, post_to_sale_chats
+from app.services.flash_sale_notices import early_access_line, item_lines, post_to_sale_chats
 from app.services.flash_sale_orders import OrderContext, close_order
 from app.services.flash_sale_views import ITEM_COLUMNS, SALE_COLUMNS, ItemView, SaleView, from_row
+from app.services.points_config import PointsConfig, load_points_config
 
 ACTIVE = ("pending", "paid")
 
@@ -93,12 +95,21 @@ def check_input(data: SaleInput, now: datetime) -> None:
 
 class FlashSaleAdmin:
     def __init__(
-        self, session: Session, config: FlashSaleConfig, *, tz: tzinfo, now: datetime
+        self,
+        session: Session,
+        config: FlashSaleConfig,
+        *,
+        tz: tzinfo,
+        now: datetime,
+        points_config: PointsConfig | None = None,
     ) -> None:
         self.session = session
         self.config = config
         self.tz = tz
         self.now = now
+        # The levels' early access (config/points.toml when not given): announcements and
+        # the status depend on it.
+        self.points_config = load_points_config() if points_config is None else points_config
 
     # -- reads ------------------------------------------------------------------------------
     def sale(self, sale_id: int) -> SaleView:
@@ -108,6 +119,11 @@ class FlashSaleAdmin:
         if row is None:
             raise SaleNotFound(sale_id)
         return from_row(SaleView, row, "s_")
+
+    def status(self, sale: SaleView) -> str:
+        """The sale's phase now: scheduled, early_access (levels with early access may claim),
+        running, ended or cancelled."""
+        return sale.phase(self.now, early_lead=self.points_config.flash_sale_early_lead)
 
     def sale_ids(self, *, limit: int, offset: int) -> list[int]:
         return list(
@@ -220,7 +236,11 @@ class FlashSaleAdmin:
     def sync_announcements(self, sale_id: int) -> None:
         sale = self.sale(sale_id)
         lines = item_lines(self.config, self.items(sale_id))
-        self._sync(sale, self.config.templates(lines, sale.payment_window_minutes))
+        early = early_access_line(self.config, self.points_config.levels)
+        templates = self.config.templates(
+            lines, sale.payment_window_minutes, early_access=early if sale.early_access else ""
+        )
+        self._sync(sale, templates)
 
     def _sync(self, sale: SaleView, templates: Sequence[AnnouncementTemplate]) -> None:
         CampaignAnnouncements.sync(

@@ -8,6 +8,7 @@ in a placeholder fails at start, not in a group.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -53,6 +54,8 @@ TEXT_FIELDS: dict[str, frozenset[str]] = {
     "results": frozenset({"sale", "lines", "claimed", "total", "winners"}),
     "result_line": frozenset({"number", "item", "claimed", "total"}),
     "item_line": frozenset({"number", "item", "price_text", "total", "limit"}),
+    "early_access_line": frozenset({"level", "level_name", "minutes", "more"}),
+    "early_access_more": frozenset({"level", "level_name", "minutes"}),
     "countdown_days": frozenset({"days", "hours"}),
     "countdown_hours": frozenset({"hours", "minutes"}),
     "countdown_minutes": frozenset({"minutes", "seconds"}),
@@ -61,7 +64,10 @@ TEXT_FIELDS: dict[str, frozenset[str]] = {
     "payment_after_cancelled": _PAYMENT,
     "payment_twice": _PAYMENT,
 }
-ANNOUNCEMENT_FIELDS = frozenset({"name", "starts_at", "ends_at", "items", "payment_minutes"})
+ANNOUNCEMENT_FIELDS = frozenset(
+    {"name", "starts_at", "ends_at", "items", "payment_minutes", "early_access"}
+)
+_FILLED_HERE = re.compile(r"\{(items|payment_minutes|early_access)\}")
 
 
 class FlashSaleTexts(TemplateTexts):
@@ -113,21 +119,32 @@ class FlashSaleConfig(BaseModel):
     def pay_link(self, *, order_id: int, sale_id: int, number: int) -> str:
         return self.payment_link.format(order_id=order_id, sale_id=sale_id, number=number)
 
-    def templates(self, items_text: str, payment_minutes: int) -> list[AnnouncementTemplate]:
-        """The announcement templates with {items} and {payment_minutes} filled in; the
-        calendar fills {name}, {starts_at} and {ends_at} itself."""
-        escaped = items_text.replace("{", "{{").replace("}", "}}")
+    def templates(
+        self, items_text: str, payment_minutes: int, *, early_access: str
+    ) -> list[AnnouncementTemplate]:
+        """The announcement templates with {items}, {payment_minutes} and {early_access} (the
+        rendered early_access_line, or "") filled in; the calendar fills {name}, {starts_at}
+        and {ends_at} itself."""
+        values = {
+            "items": _escaped(items_text),
+            "payment_minutes": str(payment_minutes),
+            "early_access": _escaped(early_access),
+        }
+        # One pass, so an item named like a placeholder is not filled in again.
         return [
             AnnouncementTemplate(
                 key=a.key,
                 anchor=a.anchor,
                 offset=parse_offset(a.offset),
-                text=a.text.replace("{items}", escaped).replace(
-                    "{payment_minutes}", str(payment_minutes)
-                ),
+                text=_FILLED_HERE.sub(lambda m: values[m[1]], a.text),
             )
             for a in self.announcements
         ]
+
+
+def _escaped(text: str) -> str:
+    """Braces doubled, so the calendar's own formatting leaves the text as it is."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def parse_flash_sale_config(text: str) -> FlashSaleConfig:

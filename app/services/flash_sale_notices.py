@@ -9,7 +9,8 @@ is announced once however often the code path runs:
 - `flash:order:<id>:<event>` — a member told their order was released, offered or cancelled.
 Group posts take the same route as scheduled posts (a bound group robot wins, customer groups
 need a staff member); member notices @-mention the member in the group they claimed in.
-Also the text helpers those messages share (prices, deadlines, countdowns, item lists).
+Also the text helpers those messages share (prices, deadlines, countdowns, item lists, the
+early-access line of the announcements before the start).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from app.outbox import enqueue
 from app.services.campaigns import local_label
 from app.services.flash_sale_config import FlashSaleConfig
 from app.services.flash_sale_views import ItemView, SaleView, money
+from app.services.points_config import Level
 from app.services.points_notices import notify_member
 from app.services.posts import DeliveryNotes, PostContent, RobotKeys, drafts_for, route_for
 
@@ -142,4 +144,38 @@ def item_lines(config: FlashSaleConfig, items: Sequence[ItemView]) -> str:
             limit=item.per_member_limit,
         )
         for item in items
+    )
+
+
+def early_access_line(config: FlashSaleConfig, levels: Sequence[Level]) -> str:
+    """Which levels claim how early ("Lv4 及以上会员可提前 5 分钟开抢，Lv5 提前 10 分钟。"), from
+    their `flash_sale_early_minutes`; "" when no level claims early. `levels` lowest first."""
+    steps: list[Level] = []
+    previous = 0
+    for level in levels:
+        minutes = level.flash_sale_early_minutes
+        # A level is named where its minutes differ from the level below it, so the line
+        # stays true even for a level that gets fewer minutes than the one below.
+        if minutes != previous and (steps or minutes):
+            steps.append(level)
+        previous = minutes
+    if not steps:
+        return ""
+    first, *higher = steps
+    texts = config.texts
+    more = "".join(
+        texts.render(
+            "early_access_more",
+            level=level.level,
+            level_name=level.name,
+            minutes=level.flash_sale_early_minutes,
+        )
+        for level in higher
+    )
+    return texts.render(
+        "early_access_line",
+        level=first.level,
+        level_name=first.name,
+        minutes=first.flash_sale_early_minutes,
+        more=more,
     )

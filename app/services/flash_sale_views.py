@@ -34,12 +34,14 @@ class SaleView:
     waitlist: bool
     early_access: bool = True  # levels' flash-sale early access applies (config/points.toml)
 
-    def phase(self, now: datetime) -> str:
-        """scheduled (not started), running, ended or cancelled."""
+    def phase(self, now: datetime, *, early_lead: timedelta) -> str:
+        """scheduled (not open yet), early_access (from `early_lead`, the longest early access
+        of any level, before the start: those levels may claim), running, ended or cancelled.
+        Derived for display only: the stored `status` stays "scheduled" until cancelled."""
         if self.status == "cancelled":
             return "cancelled"
         if now < self.starts_at:
-            return "scheduled"
+            return "early_access" if now >= self.opens_at(early_lead) else "scheduled"
         return "running" if now < self.ends_at else "ended"
 
     def opens_at(self, early: timedelta) -> datetime:

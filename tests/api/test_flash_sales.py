@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from app.clock import FixedClock
 from app.db.models import Chat, FlashSale, Member
 from app.runtime import Runtime
+from app.services.points_config import load_points_config
 from tests.conftest import SHANGHAI
 from tests.flash_sale_helpers import claim, orders, seed_members, stock_of
 from tests.points_helpers import apply, balance
@@ -180,6 +181,33 @@ def test_early_access_is_a_switch_and_ends_edits_when_it_opens(
     assert switched.json()["early_access"] is False
     assert (late.status_code, fine.status_code) == (409, 200)
     assert "early access" in late.json()["detail"]
+
+
+def test_the_status_shows_the_early_access_window_and_its_claims(
+    client: TestClient,
+    admin_headers: dict[str, str],
+    runtime: Runtime,
+    clock: FixedClock,
+    members: list[int],
+) -> None:
+    factory = runtime.deps.session_factory
+    sale_id = _create(client, admin_headers)
+    opted_out = _create(client, admin_headers, early_access=False)
+    apply(factory, clock, members[0], 5000, "to-lv5")  # the level with the longest lead
+    lead = load_points_config().flash_sale_early_lead
+    seen = []
+    for at in (TOMORROW_10 - lead - timedelta(seconds=1), TOMORROW_10 - lead, TOMORROW_10):
+        clock.set(at)
+        if at == TOMORROW_10 - lead:
+            assert claim(factory, clock, members[0], _chat_pk(runtime), 3).status == "claimed"
+        listed = client.get("/api/v1/flash-sales", headers=admin_headers).json()["items"]
+        seen.append({s["id"]: (s["status"], s["totals"]["claimed"]) for s in listed})
+
+    assert seen == [
+        {sale_id: ("scheduled", 0), opted_out: ("scheduled", 0)},
+        {sale_id: ("early_access", 1), opted_out: ("scheduled", 0)},
+        {sale_id: ("running", 1), opted_out: ("running", 0)},
+    ]
 
 
 def test_live_counts_orders_csv_and_mark_paid(

@@ -1,4 +1,5 @@
-"""Flash-sale text helpers: countdowns, prices, the item list of announcements."""
+"""Flash-sale text helpers: countdowns, prices, the item list and the early-access line of
+announcements."""
 
 from __future__ import annotations
 
@@ -7,8 +8,24 @@ from datetime import timedelta
 import pytest
 
 from app.services.flash_sale_config import load_flash_sale_config
-from app.services.flash_sale_notices import countdown, item_lines, price_part, price_text
+from app.services.flash_sale_notices import (
+    countdown,
+    early_access_line,
+    item_lines,
+    price_part,
+    price_text,
+)
 from app.services.flash_sale_views import ItemView, money, parse_money
+from app.services.points_config import Level, load_points_config
+
+
+def _levels(*minutes: int) -> tuple[Level, ...]:
+    """The shipped levels (Lv1-Lv5) with these flash_sale_early_minutes."""
+    shipped = load_points_config().levels
+    return tuple(
+        level.model_copy(update={"flash_sale_early_minutes": m})
+        for level, m in zip(shipped, minutes, strict=True)
+    )
 
 
 def _item(price_cents: int = 2990, points: int | None = None) -> ItemView:
@@ -51,3 +68,28 @@ def test_money_round_trips(text: str, cents: int) -> None:
 def test_bad_money_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="decimal string"):
         parse_money(text)
+
+
+def test_the_early_access_line_follows_the_shipped_levels() -> None:
+    levels = load_points_config().levels
+    assert [lv.flash_sale_early_minutes for lv in levels] == [0, 0, 0, 5, 10]
+
+    line = early_access_line(load_flash_sale_config(), levels)
+
+    assert line == "\nLv4 及以上会员可提前 5 分钟开抢，Lv5 提前 10 分钟。"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "line"),
+    [
+        ((0, 3, 3, 3, 8), "\nLv2 及以上会员可提前 3 分钟开抢，Lv5 提前 8 分钟。"),
+        ((0, 0, 0, 0, 15), "\nLv5 及以上会员可提前 15 分钟开抢。"),
+        ((0, 0, 2, 4, 6), "\nLv3 及以上会员可提前 2 分钟开抢，Lv4 提前 4 分钟，Lv5 提前 6 分钟。"),
+        ((0, 0, 0, 10, 5), "\nLv4 及以上会员可提前 10 分钟开抢，Lv5 提前 5 分钟。"),
+        ((0, 0, 0, 0, 0), ""),
+    ],
+)
+def test_the_early_access_line_takes_its_numbers_from_the_levels(
+    minutes: tuple[int, ...], line: str
+) -> None:
+    assert early_access_line(load_flash_sale_config(), _levels(*minutes)) == line

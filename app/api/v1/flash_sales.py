@@ -190,7 +190,7 @@ def sale_out(
     return {
         "id": sale.id,
         "name": sale.name,
-        "status": sale.phase(admin.now),
+        "status": admin.status(sale),
         "starts_at": iso(sale.starts_at, tz),
         "ends_at": iso(sale.ends_at, tz),
         "chat_ids": [c.external_id for c in chats],
@@ -258,7 +258,9 @@ def list_sales(
 
 @router.get("/flash-sales/{sale_id}")
 def get_sale(sale_id: int, session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
-    """One sale with live stock (`stock` = left) and claims (`claimed` = pending or paid)."""
+    """One sale with live stock (`stock` = left) and claims (`claimed` = pending or paid).
+    `status`: scheduled, early_access (levels with early access may claim; from the longest
+    early lead before the start, unless the sale opted out), running, ended or cancelled."""
     admin = admin_for(session, runtime)
     return sale_out(session, runtime, admin, sale_or_404(admin, sale_id))
 

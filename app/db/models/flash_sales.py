@@ -33,7 +33,8 @@ from app.db.base import Base
 class FlashSale(Base):
     """A sale: when it runs, the payment window and who may claim.
 
-    `status` is "scheduled" or "cancelled"; running/ended follow from the times.
+    `status` is "scheduled" or "cancelled"; early_access/running/ended follow from the times
+    (app/services/flash_sale_views.py `SaleView.phase`) and are never stored.
     """
 
     __tablename__ = "flash_sales"
