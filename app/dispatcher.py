@@ -197,6 +197,8 @@ class InboxWorker:
             except Exception as error:
                 raise _MessageFailed(row.id, error) from error
         self._pipeline.finish(services)  # may still add replies to the batch's messages
+        if any(ctx.awaiting for ctx, _ in ran):
+            raise RuntimeError("a route promised a reply (reply_later) and never gave it")
         done = len(ran)
         presence.settle(list(zip(messages[:done], seen[:done], strict=True)))
         drafts: list[OutboxDraft] = []

@@ -43,10 +43,11 @@ class Context:
     member_pk: int  # members.id of the sender
     replies: list[Outgoing] = field(default_factory=list)
     command_args: str = ""  # text after a matched command word, set by the command filter
+    awaiting: int = 0  # replies promised by `reply_later`, not given yet
 
     @property
     def answered(self) -> bool:
-        return bool(self.replies)
+        return bool(self.replies) or self.awaiting > 0
 
     @property
     def text(self) -> str:
@@ -56,6 +57,17 @@ class Context:
         mentions = (self.message.sender_id,) if mention_sender else ()
         fmt = "markdown" if markdown else "text"
         self.replies.append(Outgoing(self.message.chat, text, mentions, fmt))
+
+    def reply_later(self) -> Callable[[str], None]:
+        """A reply decided by a route's `finish` hook: the message counts as answered now
+        (later routes such as the FAQ leave it alone); call the result with the text."""
+        self.awaiting += 1
+
+        def give(text: str) -> None:
+            self.awaiting -= 1
+            self.reply(text)
+
+        return give
 
 
 @dataclass(frozen=True, slots=True)

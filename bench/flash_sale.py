@@ -7,7 +7,7 @@ For every database and stock size, a fresh database with 1,000 members in one gr
 item of `units` units (per-member limit ceil(units / members), so the sale can sell out; every
 member taps one more time than their limit, so attempts exceed units: a double-click storm):
 1. service — threads released by a barrier call `FlashSaleService.claim`, one transaction per
-   claim (the raw claim path: lookups, checks, savepoint, conditional updates);
+   claim (the raw claim path: lookups, checks, the take under row locks);
 2. pipeline burst — all claim messages are stored as inbox rows at once, then inbox workers
    (PostgreSQL: one process per CPU; SQLite: one worker thread, its one-writer setup)
    process them in batches (`inbox.batch_size`): presence, pipeline, claim, reply into the

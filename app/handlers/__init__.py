@@ -49,6 +49,7 @@ PIPELINE = Pipeline(
         flash_sale.handle,
         when=(is_text, flash_sale.is_claim),
         prepare=flash_sale.prepare,
+        finish=flash_sale.finish,
     ),
     Route("makeup", checkin.handle_makeup, when=(in_group, is_text, command("补签", "补签卡"))),
     Route("points", points.handle, when=(is_text, command("积分", "我的积分", "查积分"))),

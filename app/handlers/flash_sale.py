@@ -8,7 +8,9 @@ ledger for points-priced items, and "仅剩 N 件" / "已售罄" announcements. 
 (claimed with the payment link and deadline, sold out or waitlisted, not started with the
 countdown, over the limit, not eligible), so the FAQ leaves the message alone; it never stops
 the pipeline. Before a batch runs, `prepare` hands the batch's claims to the service, which
-reads the items, holdings and keys they need in a few queries for the whole batch.
+reads the items, holdings and keys they need in a few queries for the whole batch; claims
+that get as far as taking a unit are taken together at the end of the batch (`finish`), and
+only then answered.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from app.pipeline import Arrival, Context, Flow
 from app.services import Services
 from app.services.flash_sale_config import load_flash_sale_config
 from app.services.flash_sale_replies import reply_text
-from app.services.flash_sales import ExpectedClaim
+from app.services.flash_sales import ClaimResult, ExpectedClaim
 
 MAX_DIGITS = 6
 MAX_LENGTH = 80  # a claim is short even with an @mention; skip normalising long texts
@@ -73,13 +75,22 @@ def prepare(services: Services, arrivals: Sequence[Arrival], now: datetime) -> N
 
 def handle(ctx: Context) -> Flow:
     service = ctx.services.flash_sales
-    result = service.claim(
+    name, give = member_name(ctx), ctx.reply_later()
+
+    def answer(result: ClaimResult) -> None:
+        give(reply_text(service.config, result, name=name, now=ctx.now, tz=service.tz))
+
+    service.claim_later(
         ctx.member_pk,
         ctx.chat_pk,
         int(ctx.command_args),
         key=ctx.message.dedupe_key,
         at=event_time(ctx),
+        then=answer,
     )
-    name = member_name(ctx)
-    ctx.reply(reply_text(service.config, result, name=name, now=ctx.now, tz=service.tz))
     return Flow.CONTINUE
+
+
+def finish(services: Services) -> None:
+    """Take the units of the batch's claims together; their replies are given then."""
+    services.flash_sales.flush()

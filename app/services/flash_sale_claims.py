@@ -11,8 +11,9 @@ waitlist offer), in this order (research §2: claim first, hot row last):
 A refusal leaves no trace: for points-priced items everything runs in a SAVEPOINT that is
 rolled back (ledger entries are never deleted); otherwise the two rows written before the
 refusal are undone directly, which spares the savepoint's two round trips on every claim.
-On PostgreSQL steps 1, 2 and 4 of an item without points run as one statement
-(app/services/flash_sale_take_pg.py), with the same outcomes and the same undo.
+A worker batch's claims of items without points take their units together instead
+(app/services/flash_sale_take_many.py); this path serves points-priced items and waitlist
+offers.
 PostgreSQL (READ COMMITTED) re-checks `stock > 0` on the newest row version after waiting for
 the lock; SQLite has one writer (BEGIN IMMEDIATE). CHECK (stock >= 0) is the last defence.
 """
@@ -28,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from app.db.models import FlashSaleHolding, FlashSaleItem, FlashSaleOrder
 from app.db.upsert import cached_statement, dialect_insert
-from app.services.flash_sale_take_pg import take_statement
 from app.services.flash_sale_views import ORDER_COLUMNS, ItemView, OrderView, SaleView, from_row
 from app.services.points import PointsService
 
@@ -118,10 +118,8 @@ class _Attempt:
 
 def _take(session: Session, points: PointsService, take: Take) -> _Attempt:
     item = take.item
-    if take.from_stock and not item.points_price and _is_postgres(session):
-        return _take_in_one(session, take)
     inserted = session.scalar(
-        cached_statement(session, "flash-order", _order_insert), _order_row(take)
+        cached_statement(session, "flash-order", _order_insert), order_row(take)
     )
     if inserted is None:
         return _Attempt(TakeOutcome("duplicate"))
@@ -154,28 +152,6 @@ def _take(session: Session, points: PointsService, take: Take) -> _Attempt:
     return _Attempt(TakeOutcome("taken", _order_view(take, order_id), int(held), left, balance))
 
 
-def _take_in_one(session: Session, take: Take) -> _Attempt:
-    """Order, holding and stock in one round trip (PostgreSQL); NULLs say which step
-    refused, and the steps before it are undone as on the step-by-step path."""
-    row = _order_row(take)
-    stmt = cached_statement(session, "flash-take", take_statement)
-    params = {f"o_{name}": value for name, value in row.items()}
-    result = session.execute(stmt, {**params, "limit": take.item.per_member_limit}).one()
-    if result.order_id is None:
-        return _Attempt(TakeOutcome("duplicate"))
-    order_id = int(result.order_id)
-    if result.held is None:
-        return _Attempt(TakeOutcome("over_limit"), order_id)
-    if result.left is None:
-        return _Attempt(TakeOutcome("sold_out"), order_id, counted=True)
-    order = OrderView(id=order_id, closed_at=None, **row)
-    return _Attempt(TakeOutcome("taken", order, int(result.held), int(result.left)))
-
-
-def _is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _undo(session: Session, take: Take, attempt: _Attempt) -> None:
     """Remove what a refused attempt wrote (only for items without points)."""
     if attempt.order_id is not None and attempt.outcome.status != "taken":
@@ -188,7 +164,7 @@ def _undo(session: Session, take: Take, attempt: _Attempt) -> None:
         )
 
 
-def _order_row(take: Take) -> dict[str, Any]:
+def order_row(take: Take) -> dict[str, Any]:
     item, now = take.item, take.now
     pending = item.needs_payment
     deadline = now + timedelta(minutes=take.sale.payment_window_minutes) if pending else None
@@ -209,7 +185,7 @@ def _order_row(take: Take) -> dict[str, Any]:
 
 
 def _order_view(take: Take, order_id: int) -> OrderView:
-    row = _order_row(take)
+    row = order_row(take)
     return OrderView(id=order_id, closed_at=None, **row)
 
 

@@ -7,7 +7,11 @@ list — or, for a batch announced with `expect`, four queries read that for all
 claims, and the batch's own takes keep it current (another worker's takes are caught by the
 take's own conditions, which never trusted a read). Then the checks run in the order a member
 would expect: not started (with the countdown), not eligible, sold out (joining the
-waitlist), and finally the atomic take (app/services/flash_sale_claims.py). "Started" is per
+waitlist), and finally the take. A claim that passed every check for an item without a points
+price is held (`claim_later`) and taken with the batch's others at `flush`, the flash-sale
+route's finish hook (app/services/flash_sale_take_many.py: one statement per table for the whole
+batch, decided in message order under row locks); its reply is decided then. Points-priced
+items take their unit at once (app/services/flash_sale_claims.py). "Started" is per
 member: a level with flash-sale early access (config/points.toml `flash_sale_early_minutes`)
 opens a sale that many minutes early unless the sale opted out (`early_access`). Only claims
 before the start read the member's level, so claims during the sale cost what they did.
@@ -24,7 +28,7 @@ one statement per batch and no parallelism.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -49,6 +53,7 @@ from app.db.upsert import cached_statement, dialect_insert, one_of
 from app.services.flash_sale_claims import Take, TakeOutcome, order_by_key, take_unit
 from app.services.flash_sale_config import FlashSaleConfig
 from app.services.flash_sale_notices import announce_stock
+from app.services.flash_sale_take_many import take_many
 from app.services.flash_sale_views import (
     ITEM_COLUMNS,
     SALE_COLUMNS,
@@ -119,6 +124,16 @@ class ExpectedClaim:
     number: int
     key: str
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _HeldClaim:
+    """A claim waiting for the batch's takes (`flush`) and the reply that waits for it."""
+
+    found: Found
+    take: Take
+    chat_pk: int
+    then: Callable[[ClaimResult], None]
 
 
 @dataclass(slots=True)
@@ -283,6 +298,7 @@ class FlashSaleService:
         self.tz = tz
         self._locked_in: object | None = None  # the transaction holding the claims lock
         self._ahead: _ReadAhead | None = None
+        self._held: list[_HeldClaim] = []
 
     def expect(self, claims: Sequence[ExpectedClaim]) -> None:
         """Read what these claims need in four queries, for `claim` to use in this
@@ -333,6 +349,44 @@ class FlashSaleService:
     ) -> ClaimResult:
         """Claim one unit of item `number` on sale in the chat; `key` makes it idempotent
         (the message's dedupe key). `at` is when the member sent it (never later than now)."""
+        results: list[ClaimResult] = []
+        self.claim_later(member_pk, chat_pk, number, key=key, at=at, then=results.append)
+        self.flush()
+        return results[0]
+
+    def claim_later(
+        self,
+        member_pk: int,
+        chat_pk: int,
+        number: int,
+        *,
+        key: str,
+        then: Callable[[ClaimResult], None],
+        at: datetime | None = None,
+    ) -> None:
+        """`claim`, for a batch: `then` gets the result now, or at `flush` when the claim
+        waits for the batch's takes."""
+        decided = self._decide(member_pk, chat_pk, number, key=key, at=at)
+        if isinstance(decided, ClaimResult):
+            then(decided)
+        else:
+            found, take = decided
+            self._held.append(_HeldClaim(found, take, chat_pk, then))
+
+    def flush(self) -> None:
+        """Take the units of the held claims, in the order they came, and answer them."""
+        held, self._held = self._held, []
+        if not held:
+            return
+        self._lock_claims()
+        outcomes = take_many(self.session, [claim.take for claim in held])
+        for claim, outcome in zip(held, outcomes, strict=True):
+            claim.then(self._taken(claim.found, claim.take, claim.chat_pk, outcome))
+
+    def _decide(
+        self, member_pk: int, chat_pk: int, number: int, *, key: str, at: datetime | None
+    ) -> ClaimResult | tuple[Found, Take]:
+        """The claim's result, or the take it waits for (items without a points price)."""
         now = self.clock.now()
         at = min(at or now, now)
         found = self._lookup(chat_pk, number, member_pk, key, at)
@@ -356,17 +410,16 @@ class FlashSaleService:
             return ClaimResult("over_limit", sale, item, held=found.held)
         if item.stock <= 0:  # a plain read: sold-out claims never queue on the hot row
             return self._sold_out(found, member_pk, chat_pk, now)
-        return self._take(found, member_pk, chat_pk, key, now)
-
-    def _take(
-        self, found: Found, member_pk: int, chat_pk: int, key: str, now: datetime
-    ) -> ClaimResult:
-        sale, item = found.sale, found.item
+        take = Take(sale, item, member_pk, chat_pk, key, now)
+        if not item.points_price:
+            return found, take
         self._lock_claims()
-        outcome = take_unit(
-            self.session, self.points, Take(sale, item, member_pk, chat_pk, key, now)
-        )
-        self._remember(item, member_pk, key, outcome)
+        return self._taken(found, take, chat_pk, take_unit(self.session, self.points, take))
+
+    def _taken(self, found: Found, take: Take, chat_pk: int, outcome: TakeOutcome) -> ClaimResult:
+        """The claim's result once its take ran (announcing the stock left)."""
+        sale, item, member_pk, now = found.sale, found.item, take.member_pk, take.now
+        self._remember(item, member_pk, take.key, outcome)
         if outcome.status == "sold_out":  # another claim took the last unit since our read
             return self._sold_out(found, member_pk, chat_pk, now)
         if outcome.status == "taken" and outcome.left is not None:
