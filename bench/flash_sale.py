@@ -479,12 +479,14 @@ def _verdict(results: list[Result]) -> None:
     if not burst or not paced:
         return
     best = max(r.attempts / r.seconds for r in burst)
-    p99 = min(r.p99() for r in paced)
-    ok = best >= GOAL_CLAIMS_PER_S and p99 <= GOAL_P99_MS
+    # Met only by one paced run that both keeps up with the goal rate and stays in the p99.
+    fastest = max(paced, key=lambda r: r.attempts / r.seconds)
+    rate = fastest.attempts / fastest.seconds
+    ok = any(r.attempts / r.seconds >= GOAL_CLAIMS_PER_S and r.p99() <= GOAL_P99_MS for r in paced)
     print(
         f"PostgreSQL goal (>= {GOAL_CLAIMS_PER_S:.0f} claims/s, p99 <= {GOAL_P99_MS:.0f} ms): "
-        f"best pipeline {best:.0f} attempts/s, best paced p99 {p99:.0f} ms -> "
-        f"{'MET' if ok else 'MISSED'}"
+        f"best burst {best:.0f} attempts/s; fastest paced {rate:.0f} attempts/s with p99 "
+        f"{fastest.p99():.0f} ms -> {'MET' if ok else 'MISSED'}"
     )
 
 
