@@ -144,9 +144,7 @@ class InboxWorker:
         """The batch failed outside any one message (its shared statements or the commit):
         a lone row counts it as its failed attempt; a batch is retried row by row."""
         if len(claimed) == 1:
-            log.exception("inbox row failed", extra={"inbox_id": claimed[0]})
-            self._record_failure(claimed[0], error)
-            return [ProcessResult(claimed[0], error=repr(error))]
+            return self._fail_alone(claimed[0], error)
         log.warning("inbox batch failed; processing it row by row", exc_info=error)
         results: list[ProcessResult] = []
         for inbox_id in claimed:
@@ -160,10 +158,15 @@ class InboxWorker:
         except Exception as error:
             if not claimed:
                 raise
-            cause = error.error if isinstance(error, _MessageFailed) else error
-            log.exception("inbox row failed", extra={"inbox_id": inbox_id})
-            self._record_failure(inbox_id, cause)
-            return [ProcessResult(inbox_id, error=repr(cause))]
+            return self._fail_alone(
+                inbox_id, error.error if isinstance(error, _MessageFailed) else error
+            )
+
+    def _fail_alone(self, inbox_id: int, error: Exception) -> list[ProcessResult]:
+        """A row that failed on its own: log it and count the failed attempt."""
+        log.exception("inbox row failed", extra={"inbox_id": inbox_id})
+        self._record_failure(inbox_id, error)
+        return [ProcessResult(inbox_id, error=repr(error))]
 
     def _claim(
         self, session: Session, size: int, dedupe_key: str | None, only: list[int] | None

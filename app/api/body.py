@@ -1,10 +1,34 @@
-"""Read a request body with a hard cap, before anything parses it."""
+"""Read a request body with a hard cap, before anything parses it (and check its signature
+for the callbacks signed like the bridge)."""
 
 from __future__ import annotations
 
 from fastapi import Request
+from pydantic import SecretStr
 
-from app.adapters.errors import TOO_LARGE, CallbackRejected
+from app.adapters import bridge
+from app.adapters.errors import TOO_LARGE, CallbackRejected, forbidden
+from app.runtime import Runtime
+
+
+async def signed_body(
+    request: Request, runtime: Runtime, secret: SecretStr | None, not_configured: str
+) -> bytes:
+    """The body of a callback signed like the bridge (X-Qunyun-Timestamp/-Signature, HMAC of
+    `secret`); 403 `not_configured` while the secret is unset."""
+    settings = runtime.settings
+    if secret is None:
+        raise forbidden(not_configured)
+    body = await read_capped(request, settings.max_callback_body_bytes)
+    bridge.verify(
+        secret.get_secret_value().encode(),
+        request.headers.get("x-qunyun-timestamp"),
+        request.headers.get("x-qunyun-signature"),
+        body,
+        clock=runtime.deps.clock,
+        max_age_seconds=settings.callback_max_age_seconds,
+    )
+    return body
 
 
 async def read_capped(request: Request, limit: int) -> bytes:

@@ -19,9 +19,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from app.adapters import bridge, payment
-from app.adapters.errors import CallbackRejected, forbidden
-from app.api.body import read_capped
+from app.adapters import payment
+from app.adapters.errors import CallbackRejected
+from app.api.body import signed_body
 from app.api.deps import runtime_of
 from app.api.v1.posts import get_scheduler_config
 from app.db.session import transaction
@@ -61,17 +61,7 @@ async def receive_payment(
 
 async def _verified_payment(request: Request, runtime: Runtime) -> Payment:
     settings = runtime.settings
-    if settings.payment_callback_secret is None:
-        raise forbidden(NOT_CONFIGURED)
-    body = await read_capped(request, settings.max_callback_body_bytes)
-    bridge.verify(
-        settings.payment_callback_secret.get_secret_value().encode(),
-        request.headers.get("x-qunyun-timestamp"),
-        request.headers.get("x-qunyun-signature"),
-        body,
-        clock=runtime.deps.clock,
-        max_age_seconds=settings.callback_max_age_seconds,
-    )
+    body = await signed_body(request, runtime, settings.payment_callback_secret, NOT_CONFIGURED)
     return payment.parse(
         body,
         now=runtime.deps.clock.now(),

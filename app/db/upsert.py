@@ -34,7 +34,10 @@ def dialect_insert(dialect: str) -> Callable[..., Any]:
 
 def cached_statement(session: Session, key: Hashable, build: Callable[[str], Any]) -> Any:
     """Build a statement once per (dialect, key) and reuse it."""
-    dialect = session.get_bind().dialect.name
+    return _cached(session.get_bind().dialect.name, key, build)
+
+
+def _cached(dialect: str, key: Hashable, build: Callable[[str], Any]) -> Any:
     statement = _STATEMENTS.get((dialect, key))
     if statement is None:
         statement = _STATEMENTS[(dialect, key)] = build(dialect)
@@ -62,10 +65,10 @@ def insert_rows(
             source = select(*records.render_derived("r", with_types=True).c)
             return finish(dialect, postgresql.insert(table).from_select(names, source))
 
-        stmt = cached_statement(session, (key, "json", names), build_from_json)
+        stmt = _cached(dialect, (key, "json", names), build_from_json)
         document = [{name: _json_ready(row[name]) for name in names} for row in rows]
         return session.execute(stmt, {"rows": document})
-    stmt = cached_statement(session, key, lambda d: finish(d, dialect_insert(d)(table)))
+    stmt = _cached(dialect, key, lambda d: finish(d, dialect_insert(d)(table)))
     return session.execute(stmt, rows[0] if len(rows) == 1 else list(rows))
 
 
@@ -92,6 +95,40 @@ def insert_ignore(
 
     key = ("ignore", model, tuple(conflict_columns), returning)
     return set(insert_rows(session, table, rows, key, finish).scalars().all())
+
+
+def lock_rows(
+    session: Session,
+    table: Any,
+    rows: Sequence[dict[str, Any]],
+    key_columns: Sequence[str],
+    returning: Sequence[str],
+) -> Any:
+    """Lock the rows with these keys and read their `returning` columns, creating a missing
+    one from its row in `rows`. The no-op update on a conflict takes the row lock, so a
+    transaction can decide on the values and `overwrite_rows` them before another sees them.
+    Give `rows` in key order: two transactions then lock in the same order."""
+
+    def finish(_dialect: str, insert: Any) -> Any:
+        unchanged = {key_columns[0]: table.c[key_columns[0]]}
+        return insert.on_conflict_do_update(index_elements=key_columns, set_=unchanged).returning(
+            *(table.c[name] for name in returning)
+        )
+
+    key = ("lock", table.name, tuple(key_columns), tuple(returning))
+    return insert_rows(session, table, rows, key, finish)
+
+
+def overwrite_rows(
+    session: Session, table: Any, rows: Sequence[dict[str, Any]], key_columns: Sequence[str]
+) -> None:
+    """Store rows: insert them, or set the other columns of the existing ones."""
+
+    def finish(_dialect: str, insert: Any) -> Any:
+        values = {name: insert.excluded[name] for name in rows[0] if name not in key_columns}
+        return insert.on_conflict_do_update(index_elements=key_columns, set_=values)
+
+    insert_rows(session, table, rows, ("overwrite", table.name, tuple(key_columns)), finish)
 
 
 def _json_ready(value: Any) -> Any:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from app.filters import strip_mentions
 from app.handlers.points_common import event_time, member_name
@@ -32,12 +33,17 @@ MAX_DIGITS = 6
 MAX_LENGTH = 80  # a claim is short even with an @mention; skip normalising long texts
 
 
-def parse_claim(text: str, aliases: Sequence[str]) -> int | None:
+@lru_cache(maxsize=8)
+def _longest_first(aliases: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(aliases, key=len, reverse=True))
+
+
+def parse_claim(text: str, aliases: tuple[str, ...]) -> int | None:
     """The item number of a claim such as "抢3" / "秒杀 3号" / "抢＃３"; None otherwise."""
     if len(text) > MAX_LENGTH:
         return None
     text = strip_mentions(unicodedata.normalize("NFKC", text))
-    for alias in sorted(aliases, key=len, reverse=True):
+    for alias in _longest_first(aliases):
         if not text.startswith(alias):
             continue
         rest = text[len(alias) :].strip().removeprefix("#").removesuffix("号").strip()

@@ -17,11 +17,13 @@ from app.services import Services
 
 
 def prepare(services: Services, arrivals: Sequence[Arrival], now: datetime) -> None:
-    """Read the batch's senders' recent messages (flood, repeats) in one query."""
-    services.moderation.expect(
-        {(arrival.chat_pk, arrival.member_pk) for arrival in arrivals},
-        min(min(arrival.message.sent_at, now) for arrival in arrivals),
-    )
+    """Read the batch's group senders' recent messages (flood, repeats) in one query."""
+    groups = [arrival for arrival in arrivals if arrival.message.chat.is_group]
+    if groups:
+        services.moderation.expect(
+            {(arrival.chat_pk, arrival.member_pk) for arrival in groups},
+            min([now, *(arrival.message.sent_at for arrival in groups)]),
+        )
 
 
 def handle(ctx: Context) -> Flow:

@@ -14,14 +14,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.at_commit import before_commit
 from app.db.models import Chat, FaqEntry, FaqHit, FaqMiss, FaqState
-from app.db.upsert import insert_ignore
+from app.db.upsert import insert_ignore, insert_rows
 from app.faq.cache import EntryRule, FaqIndexCache, KbSnapshot, LoadedIndex
 from app.faq.config import FaqConfig
 from app.faq.index import FaqMatch, KbEntry
@@ -231,7 +231,7 @@ class FaqService:
 
     def _insert_misses(self) -> None:
         rows, self._misses = self._misses, []
-        self.session.execute(insert(cast(Table, FaqMiss.__table__)), rows)
+        insert_rows(self.session, FaqMiss.__table__, rows, "faq-misses", lambda _d, ins: ins)
 
     def last_miss(self, chat_pk: int, member_pk: int, since: datetime) -> str | None:
         """The member's latest unanswered question in this chat since a time, if any."""

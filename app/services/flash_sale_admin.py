@@ -182,10 +182,13 @@ class FlashSaleAdmin:
         self.sync_announcements(sale.id)
         return sale.id
 
-    def edit(self, sale_id: int, data: SaleInput, *, early_lead: timedelta) -> None:
+    def edit(self, sale_id: int, data: SaleInput, *, early_lead: timedelta | None = None) -> None:
         """Change anything until the sale opens — its start, or `early_lead` (the longest
-        flash-sale early access of any level) before it when the sale has early access, since
-        claims may exist from then on; SaleStateError after that."""
+        flash-sale early access of any level, from the points config unless given) before it
+        when the sale has early access, since claims may exist from then on; SaleStateError
+        after that."""
+        if early_lead is None:
+            early_lead = self.points_config.flash_sale_early_lead
         current = self.sale(sale_id)
         if current.status == "cancelled":
             raise SaleStateError("the sale is cancelled")
@@ -236,10 +239,10 @@ class FlashSaleAdmin:
     def sync_announcements(self, sale_id: int) -> None:
         sale = self.sale(sale_id)
         lines = item_lines(self.config, self.items(sale_id))
-        early = early_access_line(self.config, self.points_config.levels)
-        templates = self.config.templates(
-            lines, sale.payment_window_minutes, early_access=early if sale.early_access else ""
+        early = (
+            early_access_line(self.config, self.points_config.levels) if sale.early_access else ""
         )
+        templates = self.config.templates(lines, sale.payment_window_minutes, early_access=early)
         self._sync(sale, templates)
 
     def _sync(self, sale: SaleView, templates: Sequence[AnnouncementTemplate]) -> None:

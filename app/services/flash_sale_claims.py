@@ -64,10 +64,15 @@ HOLDINGS = cast(Table, FlashSaleHolding.__table__)
 
 
 # Built once per dialect on the tables (plain Core): these run on every claim.
+def insert_orders(_dialect: str, insert: Any) -> Any:
+    """Orders, each once per claim key (a key taken before is skipped, not returned)."""
+    return insert.on_conflict_do_nothing(index_elements=["claim_key"]).returning(
+        ORDERS.c.id, ORDERS.c.claim_key
+    )
+
+
 def _order_insert(dialect: str) -> Any:
-    table = FlashSaleOrder.__table__
-    insert = dialect_insert(dialect)(table).on_conflict_do_nothing(index_elements=["claim_key"])
-    return insert.returning(table.c.id)
+    return insert_orders(dialect, dialect_insert(dialect)(ORDERS))
 
 
 def _holding_upsert(dialect: str) -> Any:
@@ -118,9 +123,8 @@ class _Attempt:
 
 def _take(session: Session, points: PointsService, take: Take) -> _Attempt:
     item = take.item
-    inserted = session.scalar(
-        cached_statement(session, "flash-order", _order_insert), order_row(take)
-    )
+    row = order_row(take)
+    inserted = session.scalar(cached_statement(session, "flash-order", _order_insert), row)
     if inserted is None:
         return _Attempt(TakeOutcome("duplicate"))
     order_id = int(inserted)
@@ -149,7 +153,8 @@ def _take(session: Session, points: PointsService, take: Take) -> _Attempt:
         left = session.scalar(stmt, {"item_id": item.id})
         if left is None:
             return _Attempt(TakeOutcome("sold_out"), order_id, counted=True)
-    return _Attempt(TakeOutcome("taken", _order_view(take, order_id), int(held), left, balance))
+    order = order_view(row, order_id)
+    return _Attempt(TakeOutcome("taken", order, int(held), left, balance))
 
 
 def _undo(session: Session, take: Take, attempt: _Attempt) -> None:
@@ -184,8 +189,8 @@ def order_row(take: Take) -> dict[str, Any]:
     }
 
 
-def _order_view(take: Take, order_id: int) -> OrderView:
-    row = order_row(take)
+def order_view(row: dict[str, Any], order_id: int) -> OrderView:
+    """The order `order_row` built, once stored under `order_id`."""
     return OrderView(id=order_id, closed_at=None, **row)
 
 

@@ -209,15 +209,16 @@ def offer_next(session: Session, ctx: OrderContext, sale: SaleView, item: ItemVi
     return None
 
 
-def _member_name(session: Session, member_pk: int) -> str:
+def member_name(session: Session, member_pk: int, fallback: str = "你") -> str:
+    """The member's name as messages show it; `fallback` when there is none."""
     name = session.scalar(select(Member.name).where(Member.id == member_pk))
-    return (name or "").strip() or "你"
+    return (name or "").strip() or fallback
 
 
 def _tell_offered(
     session: Session, ctx: OrderContext, sale: SaleView, item: ItemView, order: OrderView
 ) -> None:
-    name = _member_name(session, order.member_id)
+    name = member_name(session, order.member_id)
     text = claimed_text(ctx.config, sale, item, order, name, ctx.tz, offered=True)
     notify(
         session,
@@ -239,7 +240,7 @@ def _tell_closed(
 ) -> None:
     texts = ctx.config.texts
     values: dict[str, object] = {
-        "name": _member_name(session, order.member_id),
+        "name": member_name(session, order.member_id),
         "number": item.number,
         "item": item.name,
     }

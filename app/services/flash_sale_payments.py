@@ -17,12 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db.models import Member
 from app.services.flash_sale_config import FlashSaleConfig
-from app.services.flash_sale_orders import OrderStateError, load_order, load_sale_item, mark_paid
+from app.services.flash_sale_orders import (
+    OrderStateError,
+    load_order,
+    load_sale_item,
+    mark_paid,
+    member_name,
+)
 from app.services.flash_sale_views import OrderView, money
 
 OPERATOR = "payment-callback"
@@ -111,7 +115,6 @@ def refund_alert(
 ) -> str:
     """The admins' zh-CN notice about a payment that must be refunded (config/flash_sale.toml)."""
     sale, item = load_sale_item(session, order.item_id)
-    name = session.scalar(select(Member.name).where(Member.id == order.member_id)) or ""
     text = {"released": "payment_after_released", "cancelled": "payment_after_cancelled"}
     return config.texts.render(
         text.get(order.status, "payment_twice"),
@@ -119,7 +122,7 @@ def refund_alert(
         sale=sale.name,
         number=item.number,
         item=item.name,
-        name=name.strip() or "-",
+        name=member_name(session, order.member_id, fallback="-"),
         amount=money(payment.amount_cents),
         payment_ref=payment.payment_ref,
     )

@@ -24,13 +24,21 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from app.db.models import FlashSaleHolding, FlashSaleItem
-from app.db.upsert import cached_statement, insert_rows, one_of
-from app.services.flash_sale_claims import ORDERS, Take, TakeOutcome, order_by_key, order_row
-from app.services.flash_sale_views import OrderView
+from app.db.models import FlashSaleItem
+from app.db.upsert import cached_statement, insert_rows, lock_rows, one_of, overwrite_rows
+from app.services.flash_sale_claims import (
+    HOLDINGS,
+    ORDERS,
+    Take,
+    TakeOutcome,
+    insert_orders,
+    order_by_key,
+    order_row,
+    order_view,
+)
 
-HOLDINGS = cast(Table, FlashSaleHolding.__table__)
 ITEMS = cast(Table, FlashSaleItem.__table__)
+HOLDING_KEY = ("item_id", "member_id")
 
 
 def take_many(session: Session, takes: Sequence[Take]) -> list[TakeOutcome]:
@@ -56,7 +64,7 @@ def take_many(session: Session, takes: Sequence[Take]) -> list[TakeOutcome]:
         else:
             held[holding] += 1
             stock[take.item.id] -= 1
-            order = OrderView(id=order_id, closed_at=None, **row)
+            order = order_view(row, order_id)
             outcomes.append(TakeOutcome("taken", order, held[holding], stock[take.item.id]))
             continue
         refused.append(order_id)
@@ -68,15 +76,8 @@ def take_many(session: Session, takes: Sequence[Take]) -> list[TakeOutcome]:
 
 def _lock_holdings(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
     empty = [{"item_id": item, "member_id": member, "held": 0} for item, member in sorted(pairs)]
-    rows = insert_rows(session, HOLDINGS, empty, "flash-hold-lock", _lock_holdings_finish)
+    rows = lock_rows(session, HOLDINGS, empty, HOLDING_KEY, ("item_id", "member_id", "held"))
     return {(int(row.item_id), int(row.member_id)): int(row.held) for row in rows}
-
-
-def _lock_holdings_finish(_dialect: str, insert: Any) -> Any:
-    """The no-op update takes the row lock and returns the row as it is."""
-    return insert.on_conflict_do_update(
-        index_elements=["item_id", "member_id"], set_={"held": HOLDINGS.c.held}
-    ).returning(HOLDINGS.c.item_id, HOLDINGS.c.member_id, HOLDINGS.c.held)
 
 
 def _lock_stock(session: Session, items: set[int]) -> dict[int, int]:
@@ -97,13 +98,7 @@ def _lock_stock_statement(dialect: str) -> Any:
 def _insert_orders(session: Session, orders: list[dict[str, Any]]) -> dict[str, int]:
     """Insert the orders first (as a single claim does): a claim key another transaction is
     writing makes this wait for it, and is then left out of the result."""
-
-    def finish(_dialect: str, insert: Any) -> Any:
-        return insert.on_conflict_do_nothing(index_elements=["claim_key"]).returning(
-            ORDERS.c.id, ORDERS.c.claim_key
-        )
-
-    rows = insert_rows(session, ORDERS, orders, "flash-orders", finish)
+    rows = insert_rows(session, ORDERS, orders, "flash-orders", insert_orders)
     return {row.claim_key: int(row.id) for row in rows}
 
 
@@ -127,16 +122,10 @@ def _write(
         {"item_id": item, "member_id": member, "held": held[item, member]}
         for item, member in holdings
     ]
-    insert_rows(session, HOLDINGS, rows, "flash-hold-write", _write_holdings_finish)
+    overwrite_rows(session, HOLDINGS, rows, HOLDING_KEY)
     items = sorted({take.item.id for take in taken})
     stmt = cached_statement(session, "flash-stock-write", _write_stock_statement)
     session.execute(stmt, [{"item": item, "left": stock[item]} for item in items])
-
-
-def _write_holdings_finish(_dialect: str, insert: Any) -> Any:
-    return insert.on_conflict_do_update(
-        index_elements=["item_id", "member_id"], set_={"held": insert.excluded.held}
-    )
 
 
 def _write_stock_statement(_dialect: str) -> Any:

@@ -132,7 +132,6 @@ class _HeldClaim:
 
     found: Found
     take: Take
-    chat_pk: int
     then: Callable[[ClaimResult], None]
 
 
@@ -166,8 +165,21 @@ class _ReadAhead:
 
 # Hot-path statements are built once (bind parameters) and reused: building SQLAlchemy
 # expressions per claim cost more than running them.
-def _find_statement(_dialect: str) -> Any:
+def _on_sale(*columns: Any) -> Any:
+    """Items on sale at :at (scheduled, not ended) with their sale and its chats' ids, the
+    first by start first, plus `columns`."""
     sales, items, chats = (m.__table__ for m in (FlashSale, FlashSaleItem, FlashSaleChat))
+    return (
+        select(chats.c.chat_id.label("chat_pk"), *SALE_COLUMNS, *ITEM_COLUMNS, *columns)
+        .select_from(items.join(sales, sales.c.id == items.c.sale_id))
+        .join(chats, chats.c.sale_id == sales.c.id)
+        .where(sales.c.status == "scheduled", sales.c.ends_at > bindparam("at"))
+        .order_by(sales.c.starts_at, sales.c.id)
+    )
+
+
+def _find_statement(_dialect: str) -> Any:
+    items, chats = FlashSaleItem.__table__, FlashSaleChat.__table__
     blocks, orders, holdings = (m.__table__ for m in (FlashSaleBlock, FlashSaleOrder, Holding))
     blacklist = ModerationBlacklist.__table__
     member = bindparam("member_pk", type_=Integer())
@@ -181,40 +193,21 @@ def _find_statement(_dialect: str) -> Any:
         .scalar_subquery()
     )
     return (
-        select(
-            *SALE_COLUMNS,
-            *ITEM_COLUMNS,
+        _on_sale(
             blocked.label("blocked"),
             exists().where(orders.c.claim_key == bindparam("key")).label("dup"),
             func.coalesce(held, 0).label("held"),
         )
-        .select_from(items.join(sales, sales.c.id == items.c.sale_id))
-        .join(chats, chats.c.sale_id == sales.c.id)
-        .where(
-            chats.c.chat_id == bindparam("chat_pk"),
-            items.c.number == bindparam("number"),
-            sales.c.status == "scheduled",
-            sales.c.ends_at > bindparam("at"),
-        )
-        .order_by(sales.c.starts_at, sales.c.id)
+        .where(chats.c.chat_id == bindparam("chat_pk"), items.c.number == bindparam("number"))
         .limit(1)
     )
 
 
 def _offers_statement(dialect: str) -> Any:
     """The items on sale with given numbers in given chats (a batch's claims)."""
-    sales, items, chats = (m.__table__ for m in (FlashSale, FlashSaleItem, FlashSaleChat))
-    return (
-        select(chats.c.chat_id.label("chat_pk"), *SALE_COLUMNS, *ITEM_COLUMNS)
-        .select_from(items.join(sales, sales.c.id == items.c.sale_id))
-        .join(chats, chats.c.sale_id == sales.c.id)
-        .where(
-            one_of(dialect, chats.c.chat_id, "chats"),
-            one_of(dialect, items.c.number, "numbers"),
-            sales.c.status == "scheduled",
-            sales.c.ends_at > bindparam("at"),
-        )
-        .order_by(sales.c.starts_at, sales.c.id)
+    items, chats = FlashSaleItem.__table__, FlashSaleChat.__table__
+    return _on_sale().where(
+        one_of(dialect, chats.c.chat_id, "chats"), one_of(dialect, items.c.number, "numbers")
     )
 
 
@@ -314,7 +307,7 @@ class FlashSaleService:
         offers: dict[tuple[int, int], list[tuple[SaleView, ItemView]]] = {}
         stock: dict[int, int] = {}
         for row in self.session.execute(
-            self._statement("flash-offers", _offers_statement), params
+            cached_statement(self.session, "flash-offers", _offers_statement), params
         ):
             sale, item = from_row(SaleView, row, "s_"), from_row(ItemView, row, "i_")
             offers.setdefault((row.chat_pk, item.number), []).append((sale, item))
@@ -326,18 +319,19 @@ class FlashSaleService:
         if offers:
             members = sorted({c.member_pk for c in claims})
             rows = self.session.execute(
-                self._statement("flash-held", _held_statement),
+                cached_statement(self.session, "flash-held", _held_statement),
                 {"items": sorted(stock), "members": members},
             )
             held = {(row.item_id, row.member_id): int(row.held) for row in rows}
             dups = set(
                 self.session.scalars(
-                    self._statement("flash-keys", _keys_taken_statement), {"keys": sorted(keys)}
+                    cached_statement(self.session, "flash-keys", _keys_taken_statement),
+                    {"keys": sorted(keys)},
                 )
             )
             blocked = set(
                 self.session.scalars(
-                    self._statement("flash-blocked", _blocked_statement),
+                    cached_statement(self.session, "flash-blocked", _blocked_statement),
                     {"members": members, "blacklisted": members},
                 )
             )
@@ -371,7 +365,7 @@ class FlashSaleService:
             then(decided)
         else:
             found, take = decided
-            self._held.append(_HeldClaim(found, take, chat_pk, then))
+            self._held.append(_HeldClaim(found, take, then))
 
     def flush(self) -> None:
         """Take the units of the held claims, in the order they came, and answer them."""
@@ -381,7 +375,7 @@ class FlashSaleService:
         self._lock_claims()
         outcomes = take_many(self.session, [claim.take for claim in held])
         for claim, outcome in zip(held, outcomes, strict=True):
-            claim.then(self._taken(claim.found, claim.take, claim.chat_pk, outcome))
+            claim.then(self._taken(claim.found, claim.take, outcome))
 
     def _decide(
         self, member_pk: int, chat_pk: int, number: int, *, key: str, at: datetime | None
@@ -414,14 +408,15 @@ class FlashSaleService:
         if not item.points_price:
             return found, take
         self._lock_claims()
-        return self._taken(found, take, chat_pk, take_unit(self.session, self.points, take))
+        return self._taken(found, take, take_unit(self.session, self.points, take))
 
-    def _taken(self, found: Found, take: Take, chat_pk: int, outcome: TakeOutcome) -> ClaimResult:
+    def _taken(self, found: Found, take: Take, outcome: TakeOutcome) -> ClaimResult:
         """The claim's result once its take ran (announcing the stock left)."""
         sale, item, member_pk, now = found.sale, found.item, take.member_pk, take.now
         self._remember(item, member_pk, take.key, outcome)
         if outcome.status == "sold_out":  # another claim took the last unit since our read
-            return self._sold_out(found, member_pk, chat_pk, now)
+            assert take.chat_pk is not None  # a claim is always made in a chat
+            return self._sold_out(found, member_pk, take.chat_pk, now)
         if outcome.status == "taken" and outcome.left is not None:
             announce_stock(self.session, self.config, sale, item, outcome.left, now)
         status: ClaimStatus = "claimed" if outcome.status == "taken" else outcome.status
@@ -440,9 +435,6 @@ class FlashSaleService:
         self._locked_in = transaction
 
     # -- lookups ----------------------------------------------------------------------------
-    def _statement(self, key: str, build: Any) -> Any:
-        return cached_statement(self.session, key, build)
-
     def _lookup(
         self, chat_pk: int, number: int, member_pk: int, key: str, at: datetime
     ) -> Found | None:

@@ -16,7 +16,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from app.db.models import Chat, ChatMember, Member, MemberEvent
-from app.db.upsert import cached_statement, dialect_insert, insert_ignore
+from app.db.upsert import cached_statement, dialect_insert, insert_ignore, insert_rows
 from app.messages import ChatRef, Role
 
 MEMBERS = cast(Table, Member.__table__)
@@ -31,7 +31,7 @@ def _chat_upsert(dialect: str) -> Any:
     ).returning(Chat.id)
 
 
-def member_upsert(dialect: str, *, with_role: bool) -> Any:
+def _member_upsert(dialect: str, *, with_role: bool) -> Any:
     return finish_member_upsert(dialect, dialect_insert(dialect)(MEMBERS), with_role=with_role)
 
 
@@ -50,14 +50,13 @@ def finish_member_upsert(dialect: str, insert: Any, *, with_role: bool) -> Any:
     ).returning(Member.id)
 
 
-def _presence_upsert(dialect: str, *, counts: bool) -> Any:
-    insert = dialect_insert(dialect)(ChatMember)
-    changes: dict[str, Any] = {"last_active_at": insert.excluded.last_active_at}
-    if counts:
-        changes["message_count"] = ChatMember.message_count + 1
-    return insert.on_conflict_do_update(
-        index_elements=["chat_id", "member_id"], set_=changes
-    ).returning(ChatMember.id)
+def add_presence(_dialect: str, insert: Any) -> Any:
+    """ON CONFLICT for chat members: latest activity, and the row's messages added."""
+    changes = {
+        "last_active_at": insert.excluded.last_active_at,
+        "message_count": ChatMember.message_count + insert.excluded.message_count,
+    }
+    return insert.on_conflict_do_update(index_elements=["chat_id", "member_id"], set_=changes)
 
 
 class MembersService:
@@ -77,6 +76,10 @@ class MembersService:
         ).first()
         if known is not None and (chat.name is None or chat.name == known.name):
             return int(known.id)
+        return self.upsert_chat(chat, now=now)
+
+    def upsert_chat(self, chat: ChatRef, *, now: datetime) -> int:
+        """Create the chat, or store its new name; returns chats.id."""
         stmt = cached_statement(self._session, "chat-upsert", _chat_upsert)
         row: dict[str, Any] = {
             "platform": str(chat.platform),
@@ -95,7 +98,7 @@ class MembersService:
         stmt = cached_statement(
             self._session,
             ("member-upsert", role is not None),
-            lambda dialect: member_upsert(dialect, with_role=role is not None),
+            lambda dialect: _member_upsert(dialect, with_role=role is not None),
         )
         row = {
             "platform": platform,
@@ -109,11 +112,6 @@ class MembersService:
 
     def touch(self, chat_pk: int, member_pk: int, *, now: datetime, counts: bool) -> None:
         """Record activity of a member in a chat (creating the presence row)."""
-        stmt = cached_statement(
-            self._session,
-            ("presence-upsert", counts),
-            lambda dialect: _presence_upsert(dialect, counts=counts),
-        )
         row = {
             "chat_id": chat_pk,
             "member_id": member_pk,
@@ -121,7 +119,7 @@ class MembersService:
             "last_active_at": now,
             "message_count": 1 if counts else 0,
         }
-        self._session.execute(stmt, row)
+        insert_rows(self._session, CHAT_MEMBERS, [row], "presence-add", add_presence)
 
     def record_membership(
         self, chat_pk: int, member_pk: int, *, joined: bool, at: datetime, source_key: str

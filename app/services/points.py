@@ -240,12 +240,11 @@ class PointsService:
         """
         if not credits:
             return []
+        totals: dict[int, tuple[int, int]] = {}
         for credit in credits:
             check_entry(credit.delta, credit.reason, credit.key)
             if credit.delta < 0:
                 raise LedgerError("credit_many only credits; debit with apply")
-        totals: dict[int, tuple[int, int]] = {}
-        for credit in credits:
             balance, earned = totals.get(credit.member_pk, (0, 0))
             totals[credit.member_pk] = (balance + credit.delta, earned + _earned(credit))
         at = max(credit.at for credit in credits)
@@ -346,15 +345,9 @@ class PointsService:
         """The group's "<platform>:<chat id>" key and profile (what rules and campaigns use)."""
         if chat_pk is None:
             return ChatScope(None, None)
-        scope = self._scopes.get(chat_pk)
-        if scope is None:
-            chat = self.session.execute(stmt(self.session, "chat"), {"chat": chat_pk}).first()
-            if chat is None:
-                return ChatScope(None, None)
-            scope = self._scopes[chat_pk] = ChatScope(
-                f"{chat.platform}:{chat.external_id}", chat.profile
-            )
-        return scope
+        if chat_pk not in self._scopes:
+            self.expect_chats([chat_pk])
+        return self._scopes.get(chat_pk, ChatScope(None, None))
 
     def rules_for(self, chat_pk: int | None) -> Rules:
         """The earning rules of a group (defaults < profile < the group's own overrides)."""

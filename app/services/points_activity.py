@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from app.clock import local_date
-from app.db.upsert import insert_rows
+from app.db.upsert import lock_rows, overwrite_rows
 from app.filters import strip_mentions
 from app.services.points import Credit, LedgerResult, PointsService, ledger_key
 from app.services.points_config import Level
-from app.services.points_sql import DAILY, lock_daily, write_daily
+from app.services.points_sql import DAILY
+
+DAILY_KEY = ("member_id", "day", "kind")
 
 ACTIVITY = "activity"
 
@@ -143,7 +145,8 @@ class ActivityPoints:
     def _lock_slots(self, awards: list[ActivityAward]) -> dict[tuple[int, date], _DailySlot]:
         keys = sorted({(award.member_pk, award.day) for award in awards})
         empty = [_daily_row(member, day, _DailySlot(0, 0, None)) for member, day in keys]
-        rows = insert_rows(self.points.session, DAILY, empty, ("activity", "lock"), lock_daily)
+        state = ("member_id", "day", "earned", "count", "last_at")
+        rows = lock_rows(self.points.session, DAILY, empty, DAILY_KEY, state)
         return {
             (int(row.member_id), row.day): _DailySlot(int(row.earned), int(row.count), row.last_at)
             for row in rows
@@ -156,7 +159,7 @@ class ActivityPoints:
             if slot.changed
         ]
         if changed:
-            insert_rows(self.points.session, DAILY, changed, ("activity", "write"), write_daily)
+            overwrite_rows(self.points.session, DAILY, changed, DAILY_KEY)
 
 
 def _daily_row(member_pk: int, day: date, slot: _DailySlot) -> dict[str, object]:

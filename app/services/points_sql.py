@@ -110,12 +110,6 @@ def _locked_balance(_: str) -> Any:
     )
 
 
-def _chat(_: str) -> Any:
-    return select(CHATS.c.platform, CHATS.c.external_id, CHATS.c.profile).where(
-        CHATS.c.id == bindparam("chat")
-    )
-
-
 def _chats(dialect: str) -> Any:
     return select(CHATS.c.id, CHATS.c.platform, CHATS.c.external_id, CHATS.c.profile).where(
         one_of(dialect, CHATS.c.id, "chats")
@@ -180,29 +174,6 @@ def _set_rank(_: str) -> Any:
     )
 
 
-DAILY_KEY = [DAILY.c.member_id, DAILY.c.day, DAILY.c.kind]
-
-
-def lock_daily(_dialect: str, insert: Any) -> Any:
-    """Lock members' daily rows and read them, creating missing ones empty: the no-op update
-    takes the row lock that serialises a member's awards across workers."""
-    return insert.on_conflict_do_update(
-        index_elements=DAILY_KEY, set_={"kind": DAILY.c.kind}
-    ).returning(DAILY.c.member_id, DAILY.c.day, DAILY.c.earned, DAILY.c.count, DAILY.c.last_at)
-
-
-def write_daily(_dialect: str, insert: Any) -> Any:
-    """Store daily rows' new totals (rows locked by `lock_daily` in the same transaction)."""
-    return insert.on_conflict_do_update(
-        index_elements=DAILY_KEY,
-        set_={
-            "earned": insert.excluded.earned,
-            "count": insert.excluded.count,
-            "last_at": insert.excluded.last_at,
-        },
-    )
-
-
 BUILDERS: dict[str, Callable[[str], Any]] = {
     "credit": _credit,
     "debit": _debit,
@@ -211,7 +182,6 @@ BUILDERS: dict[str, Callable[[str], Any]] = {
     "keys_taken": _keys_taken,
     "account": _account,
     "locked_balance": _locked_balance,
-    "chat": _chat,
     "chats": _chats,
     "running_campaigns": _running_campaigns,
     "recent_checkins": _recent_checkins,

@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session
 from app.db.models import Chat, ChatMember, Member
 from app.db.upsert import cached_statement, insert_ignore, insert_rows, one_of
 from app.messages import InboundMessage, Kind, Role
-from app.services.members import CHAT_MEMBERS, MEMBERS, MembersService, finish_member_upsert
+from app.services.members import (
+    CHAT_MEMBERS,
+    MEMBERS,
+    MembersService,
+    add_presence,
+    finish_member_upsert,
+)
 
 NOT_COUNTED = (Kind.MEMBER_JOIN, Kind.MEMBER_LEAVE)
 SYSTEM_SENDER = "sys"  # join/leave notices; their "sender" has no role of its own
@@ -42,14 +48,6 @@ class Seen:
 def counts(message: InboundMessage) -> bool:
     """Whether the message counts as activity in the chat (join/leave notices do not)."""
     return message.kind not in NOT_COUNTED
-
-
-def _presence_add(_dialect: str, insert: Any) -> Any:
-    changes = {
-        "last_active_at": insert.excluded.last_active_at,
-        "message_count": ChatMember.message_count + insert.excluded.message_count,
-    }
-    return insert.on_conflict_do_update(index_elements=["chat_id", "member_id"], set_=changes)
 
 
 class BatchPresence:
@@ -104,7 +102,7 @@ class BatchPresence:
                 )
         if presence:
             ordered = [presence[k] for k in sorted(presence)]
-            insert_rows(self._session, CHAT_MEMBERS, ordered, "presence-add", _presence_add)
+            insert_rows(self._session, CHAT_MEMBERS, ordered, "presence-add", add_presence)
 
     # -- prepare ----------------------------------------------------------------------------
     def _chat_ids(
@@ -112,14 +110,13 @@ class BatchPresence:
     ) -> dict[tuple[str, str, str | None], int]:
         """Every (platform, chat, name) of the batch: one read; new or renamed chats upserted."""
         wanted = {(str(m.chat.platform), m.chat.chat_id, m.chat.name): m for m in messages}
+        params = {
+            "platforms": sorted({platform for platform, _, _ in wanted}),
+            "chats": sorted({chat for _, chat, _ in wanted}),
+        }
+        stmt = cached_statement(self._session, "presence-chats", _chats_select)
         found = {
-            (row.platform, row.external_id): row
-            for row in self._session.execute(
-                select(Chat.id, Chat.platform, Chat.external_id, Chat.name).where(
-                    Chat.platform.in_({platform for platform, _, _ in wanted}),
-                    Chat.external_id.in_({chat for _, chat, _ in wanted}),
-                )
-            )
+            (row.platform, row.external_id): row for row in self._session.execute(stmt, params)
         }
         chats: dict[tuple[str, str, str | None], int] = {}
         for key in wanted:  # message order: of two new names in a batch the later one wins
@@ -129,7 +126,7 @@ class BatchPresence:
                 chats[key] = int(known.id)
             else:  # first message of the chat, or a new name: rare
                 message = wanted[key]
-                chats[key] = self._members.ensure_chat(message.chat, now=message.sent_at)
+                chats[key] = self._members.upsert_chat(message.chat, now=message.sent_at)
         return chats
 
     def _member_ids(self, messages: Sequence[InboundMessage]) -> dict[tuple[str, str], int]:
@@ -193,6 +190,13 @@ class BatchPresence:
 def _new_members(dialect: str, insert: Any) -> Any:
     upsert = finish_member_upsert(dialect, insert, with_role=False)
     return upsert.returning(Member.platform, Member.external_id)
+
+
+def _chats_select(dialect: str) -> Any:
+    return select(Chat.id, Chat.platform, Chat.external_id, Chat.name).where(
+        one_of(dialect, Chat.platform, "platforms"),
+        one_of(dialect, Chat.external_id, "chats"),
+    )
 
 
 def _members_select(dialect: str) -> Any:

@@ -275,8 +275,7 @@ def edit_sale(
     admin = admin_for(session, runtime)
     sale = sale_or_404(admin, sale_id)
     data = _merged(session, runtime, admin, sale, body)
-    lead = load_points_config().flash_sale_early_lead
-    _run(lambda: admin.edit(sale_id, data, early_lead=lead))
+    _run(lambda: admin.edit(sale_id, data))
     return sale_out(session, runtime, admin, admin.sale(sale_id))
 
 
