@@ -14,7 +14,8 @@ member taps one more time than their limit, so attempts exceed units: a double-c
    outbox, one commit per batch;
 3. pipeline paced — messages are stored at `--rate` per second (open loop, 5 ms batches, like
    the webhook's group commit) while the workers run; latency = reply committed − row stored.
-   Once at the goal rate and once at half the measured burst capacity. On SQLite the storing
+   At the goal rate for the smallest and the largest stock, and at half the measured burst
+   capacity for the smallest. On SQLite the storing
    thread shares the process's one connection with the workers (as `qunyun serve` does), so
    it is slowed to what the workers leave; the line shows the rate actually stored.
 After each run the invariants are checked: exactly min(units, members × limit) claims, nobody
@@ -452,12 +453,16 @@ def _runs(db: str, args: argparse.Namespace) -> list[Result]:
         scenario = Scenario(units, args.members)
         results.append(_once(db, partial(run_service, scenario=scenario, threads=args.threads)))
         results.append(_once(db, partial(run_pipeline, scenario=scenario, workers=workers)))
-    # Latency at the start of a sale (the smallest stock), paced: at the goal rate, and at
-    # half the burst capacity measured above (a load this machine can carry).
+    # Latency at the start of a sale, paced: at the goal rate for the smallest stock (sold out
+    # at once: most claims join the waitlist) and the largest (most claims get a unit), and
+    # at half the burst capacity measured above for the smallest (a load this machine carries).
     small = Scenario(min(args.units), args.members)
     capacity = next(r for r in results if r.mode == "pipeline-burst")
-    for rate in (args.rate, capacity.attempts / capacity.seconds / 2):
-        paced = partial(run_pipeline, scenario=small, workers=workers, rate=rate)
+    paced_runs = [(small, args.rate), (small, capacity.attempts / capacity.seconds / 2)]
+    if max(args.units) != small.units:
+        paced_runs.insert(1, (Scenario(max(args.units), args.members), args.rate))
+    for scenario, rate in paced_runs:
+        paced = partial(run_pipeline, scenario=scenario, workers=workers, rate=rate)
         results.append(_once(db, paced))
     return results
 

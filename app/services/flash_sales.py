@@ -11,7 +11,9 @@ waitlist), and finally the take. A claim that passed every check for an item wit
 price is held (`claim_later`) and taken with the batch's others at `flush`, the flash-sale
 route's finish hook (app/services/flash_sale_take_many.py: one statement per table for the whole
 batch, decided in message order under row locks); its reply is decided then. Points-priced
-items take their unit at once (app/services/flash_sale_claims.py). "Started" is per
+items take their unit at once (app/services/flash_sale_claims.py). Sold-out claims join the
+waitlist together at `flush` too, after the takes, in message order
+(app/services/flash_sale_waitlist.py). "Started" is per
 member: a level with flash-sale early access (config/points.toml `flash_sale_early_minutes`)
 opens a sale that many minutes early unless the sale opted out (`early_access`). Only claims
 before the start read the member's level, so claims during the sale cost what they did.
@@ -31,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import count
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -45,11 +48,10 @@ from app.db.models import (
     FlashSaleChat,
     FlashSaleItem,
     FlashSaleOrder,
-    FlashSaleWaitlist,
     ModerationBlacklist,
 )
 from app.db.models import FlashSaleHolding as Holding
-from app.db.upsert import cached_statement, dialect_insert, one_of
+from app.db.upsert import cached_statement, one_of
 from app.services.flash_sale_claims import Take, TakeOutcome, order_by_key, take_unit
 from app.services.flash_sale_config import FlashSaleConfig
 from app.services.flash_sale_notices import announce_stock
@@ -62,7 +64,7 @@ from app.services.flash_sale_views import (
     SaleView,
     from_row,
 )
-from app.services.flash_sale_waitlist_pg import join_statement
+from app.services.flash_sale_waitlist import Join, join_waitlists
 from app.services.levels import LevelStatus
 from app.services.points import PointsService
 from app.services.points_config import Level
@@ -127,11 +129,12 @@ class ExpectedClaim:
 
 
 @dataclass(frozen=True, slots=True)
-class _HeldClaim:
-    """A claim waiting for the batch's takes (`flush`) and the reply that waits for it."""
+class _Pending:
+    """A claim whose result waits for `flush`: its take, or its waitlist join (sold out)."""
 
+    seq: int  # message order within the transaction
     found: Found
-    take: Take
+    work: Take | Join
     then: Callable[[ClaimResult], None]
 
 
@@ -236,30 +239,6 @@ def _blocked_statement(dialect: str) -> Any:
     )
 
 
-def _waitlist_insert(dialect: str) -> Any:
-    table = FlashSaleWaitlist.__table__
-    return dialect_insert(dialect)(table).on_conflict_do_nothing(
-        index_elements=["item_id", "member_id"]
-    )
-
-
-def _waitlist_place_statement(_dialect: str) -> Any:
-    waitlist = FlashSaleWaitlist.__table__
-    mine = waitlist.alias("mine")
-    ahead = (
-        select(func.count())
-        .where(
-            waitlist.c.item_id == mine.c.item_id,
-            waitlist.c.status == "waiting",
-            waitlist.c.id <= mine.c.id,
-        )
-        .scalar_subquery()
-    )
-    return select(mine.c.status, ahead.label("place")).where(
-        mine.c.item_id == bindparam("item_id"), mine.c.member_id == bindparam("member_pk")
-    )
-
-
 def _before_opening(
     sale: SaleView, item: ItemView, level: LevelStatus | None, at: datetime
 ) -> ClaimResult | None:
@@ -291,7 +270,8 @@ class FlashSaleService:
         self.tz = tz
         self._locked_in: object | None = None  # the transaction holding the claims lock
         self._ahead: _ReadAhead | None = None
-        self._held: list[_HeldClaim] = []
+        self._pending: list[_Pending] = []
+        self._sequence = count()
 
     def expect(self, claims: Sequence[ExpectedClaim]) -> None:
         """Read what these claims need in four queries, for `claim` to use in this
@@ -360,27 +340,45 @@ class FlashSaleService:
     ) -> None:
         """`claim`, for a batch: `then` gets the result now, or at `flush` when the claim
         waits for the batch's takes."""
+        seq = next(self._sequence)
         decided = self._decide(member_pk, chat_pk, number, key=key, at=at)
         if isinstance(decided, ClaimResult):
             then(decided)
         else:
-            found, take = decided
-            self._held.append(_HeldClaim(found, take, then))
+            self._pending.append(_Pending(seq, *decided, then))
 
     def flush(self) -> None:
-        """Take the units of the held claims, in the order they came, and answer them."""
-        held, self._held = self._held, []
-        if not held:
-            return
-        self._lock_claims()
-        outcomes = take_many(self.session, [claim.take for claim in held])
-        for claim, outcome in zip(held, outcomes, strict=True):
-            claim.then(self._taken(claim.found, claim.take, outcome))
+        """Take the units of the held claims, then queue the sold-out ones, each in the order
+        they came, and answer them."""
+        pending, self._pending = self._pending, []
+        takes: list[tuple[_Pending, Take]] = []
+        joins: list[tuple[_Pending, Join]] = []
+        for claim in pending:
+            if isinstance(claim.work, Take):
+                takes.append((claim, claim.work))
+            else:
+                joins.append((claim, claim.work))
+        if takes:
+            self._lock_claims()
+            outcomes = take_many(self.session, [take for _, take in takes])
+            for (claim, take), outcome in zip(takes, outcomes, strict=True):
+                result = self._taken(claim.found, take, outcome)
+                if isinstance(result, ClaimResult):
+                    claim.then(result)
+                else:
+                    joins.append((claim, result[1]))
+        if joins:
+            joins.sort(key=lambda pair: pair[0].seq)
+            self._lock_claims()
+            places = join_waitlists(self.session, [join for _, join in joins])
+            for (claim, _), place in zip(joins, places, strict=True):
+                claim.then(self._waitlisted(claim.found, place))
 
     def _decide(
         self, member_pk: int, chat_pk: int, number: int, *, key: str, at: datetime | None
-    ) -> ClaimResult | tuple[Found, Take]:
-        """The claim's result, or the take it waits for (items without a points price)."""
+    ) -> ClaimResult | tuple[Found, Take | Join]:
+        """The claim's result, or what it waits for: the take (items without a points price)
+        or the waitlist join (sold out)."""
         now = self.clock.now()
         at = min(at or now, now)
         found = self._lookup(chat_pk, number, member_pk, key, at)
@@ -410,8 +408,11 @@ class FlashSaleService:
         self._lock_claims()
         return self._taken(found, take, take_unit(self.session, self.points, take))
 
-    def _taken(self, found: Found, take: Take, outcome: TakeOutcome) -> ClaimResult:
-        """The claim's result once its take ran (announcing the stock left)."""
+    def _taken(
+        self, found: Found, take: Take, outcome: TakeOutcome
+    ) -> ClaimResult | tuple[Found, Join]:
+        """The claim's result once its take ran (announcing the stock left), or its waitlist
+        join when another claim took the last unit since our read."""
         sale, item, member_pk, now = found.sale, found.item, take.member_pk, take.now
         self._remember(item, member_pk, take.key, outcome)
         if outcome.status == "sold_out":  # another claim took the last unit since our read
@@ -547,40 +548,20 @@ class FlashSaleService:
         return joined
 
     # -- sold out and the waitlist ----------------------------------------------------------
-    def _sold_out(self, found: Found, member_pk: int, chat_pk: int, now: datetime) -> ClaimResult:
+    def _sold_out(
+        self, found: Found, member_pk: int, chat_pk: int, now: datetime
+    ) -> ClaimResult | tuple[Found, Join]:
+        """Sold out, or (when the sale has a waitlist) the join that `flush` makes."""
         sale, item = found.sale, found.item
         if not sale.waitlist:
             return ClaimResult("sold_out", sale, item, left=0, held=found.held)
-        position = self._join_waitlist(sale, item, member_pk, chat_pk, now)
-        if position == 0:
-            return ClaimResult("sold_out", sale, item, left=0, held=found.held)
-        return ClaimResult("waitlisted", sale, item, left=0, held=found.held, position=position)
+        return found, Join(sale.id, item.id, member_pk, chat_pk, now)
 
-    def _join_waitlist(
-        self, sale: SaleView, item: ItemView, member_pk: int, chat_pk: int, now: datetime
-    ) -> int:
-        """Queue the member for the item (once); their place among those waiting, 0 if their
-        earlier place was already used. On PostgreSQL one statement does both (see
-        app/services/flash_sale_waitlist_pg.py)."""
-        self._lock_claims()
-        row: dict[str, Any] = {
-            "sale_id": sale.id,
-            "item_id": item.id,
-            "member_id": member_pk,
-            "chat_id": chat_pk,
-            "status": "waiting",
-            "created_at": now,
-        }
-        if self.session.get_bind().dialect.name == "postgresql":
-            stmt = cached_statement(self.session, "flash-waitlist-join", join_statement)
-            params = {f"w_{name}": value for name, value in row.items()}
-            joined = self.session.execute(stmt, params).one_or_none()
-            if joined is not None:
-                return int(joined.place) if joined.status == "waiting" else 0
-        else:
-            self.session.execute(
-                cached_statement(self.session, "flash-waitlist", _waitlist_insert), row
-            )
-        stmt = cached_statement(self.session, "flash-waitlist-place", _waitlist_place_statement)
-        mine = self.session.execute(stmt, {"item_id": item.id, "member_pk": member_pk}).one()
-        return int(mine.place) if mine.status == "waiting" else 0
+    @staticmethod
+    def _waitlisted(found: Found, place: int) -> ClaimResult:
+        """A sold-out claim's result once it joined: its place, or sold out (place 0: its
+        earlier place was already used)."""
+        sale, item = found.sale, found.item
+        if place == 0:
+            return ClaimResult("sold_out", sale, item, left=0, held=found.held)
+        return ClaimResult("waitlisted", sale, item, left=0, held=found.held, position=place)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import itertools
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
-from app.db.models import FlashSaleHolding, FlashSaleOrder
+from app.db.models import FlashSaleHolding, FlashSaleItem, FlashSaleOrder, FlashSaleWaitlist
 from app.services.flash_sales import ClaimResult
 from tests.flash_sale_helpers import (
     START,
@@ -30,6 +30,13 @@ def _batch(
     session: Session, clock: FixedClock, chat: int, claims: list[tuple[int, str]]
 ) -> list[str]:
     """Claim item 1 for each (member, key) in one batch; the statuses in claim order."""
+    return [result.status for result in _batch_results(session, clock, chat, claims)]
+
+
+def _batch_results(
+    session: Session, clock: FixedClock, chat: int, claims: list[tuple[int, str]]
+) -> list[ClaimResult]:
+    """Claim item 1 for each (member, key) in one batch; the results in claim order."""
     flash = service(session, clock)
     answered: list[tuple[int, ClaimResult]] = []
     for index, (member, key) in enumerate(claims):
@@ -39,7 +46,7 @@ def _batch(
 
         flash.claim_later(member, chat, 1, key=key, then=then)
     flash.flush()
-    return [result.status for _, result in sorted(answered, key=lambda pair: pair[0])]
+    return [result for _, result in sorted(answered, key=lambda pair: pair[0])]
 
 
 def test_a_batch_is_decided_in_message_order_and_refusals_leave_nothing(
@@ -61,6 +68,68 @@ def test_a_batch_is_decided_in_message_order_and_refusals_leave_nothing(
         held = {int(member): int(units) for member, units in rows}
     assert held == {a: 1, b: 1, c: 1, d: 0}
     assert_never_oversold(session_factory, sale)
+
+
+def test_sold_out_claims_queue_in_message_order_with_two_statements_per_batch(
+    session_factory: Factory, clock: FixedClock
+) -> None:
+    """A batch's sold-out claims join the waitlist together after its takes: places follow
+    message order, a member keeps an earlier place, and a used place is not given again."""
+    chat, members = seed_members(session_factory, clock.now(), 5)
+    sale = create_sale(session_factory, clock, [chat], [item(1, stock=1, per_member_limit=1)])
+    clock.set(START)
+    a, b, c, d, e = members
+    first = in_tx(session_factory, lambda s: _batch(s, clock, chat, [(a, "a1"), (d, "d1")]))
+    with session_factory.begin() as session:
+        session.add(
+            FlashSaleWaitlist(
+                sale_id=sale,
+                item_id=_item_id(session, sale),
+                member_id=e,
+                chat_id=chat,
+                status="offered",
+                created_at=START,
+            )
+        )
+    waitlist_statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "flash_sale_waitlist" in statement:
+            waitlist_statements.append(statement)
+
+    def second_batch(session: Session) -> list[ClaimResult]:
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            claims = [(b, "b1"), (c, "c1"), (b, "b2"), (d, "d2"), (e, "e1")]
+            return _batch_results(session, clock, chat, claims)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+    second = in_tx(session_factory, second_batch)
+
+    assert first == ["claimed", "waitlisted"]
+    assert [(r.status, r.position) for r in second] == [
+        ("waitlisted", 2),
+        ("waitlisted", 3),
+        ("waitlisted", 2),
+        ("waitlisted", 1),
+        ("sold_out", 0),
+    ]
+    assert len(waitlist_statements) == 2  # one insert, one read of the places
+    with session_factory() as session:
+        queued = session.scalars(
+            select(FlashSaleWaitlist.member_id)
+            .where(FlashSaleWaitlist.status == "waiting")
+            .order_by(FlashSaleWaitlist.id)
+        ).all()
+    assert list(queued) == [d, b, c]
+
+
+def _item_id(session: Session, sale: int) -> int:
+    item_id = session.scalar(select(FlashSaleItem.id).where(FlashSaleItem.sale_id == sale))
+    assert item_id is not None
+    return int(item_id)
 
 
 def test_replies_carry_their_own_order_and_the_stock_left(
