@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
@@ -79,12 +79,22 @@ class InboxRow(Base):
     """A callback stored before it was acknowledged; processed once by the inbox worker."""
 
     __tablename__ = "inbox"
+    # The worker claims the oldest pending rows: this index holds only those, in id order, so
+    # a claim reads its batch and stops, however long the backlog or the processed history.
+    __table_args__ = (
+        Index(
+            "ix_inbox_pending",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
     platform: Mapped[str] = mapped_column(String(16))
     payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
