@@ -5,7 +5,7 @@ run on every message are built once per dialect (`cached_statement`): building a
 them was most of their cost.
 
 On PostgreSQL a many-row insert sends its rows as one JSON document (`json_to_recordset`) and
-a list filter sends one array (`= ANY(…)`): the statement text then stays the same whatever
+a list filter sends one array (`IN (SELECT unnest(…))`): the statement text stays the same whatever
 the number of rows, so the driver converts it once and the server can prepare it. With one
 placeholder per value, the driver re-parsed every such statement (over 50 parameters it stops
 caching), which cost more than the database did for a batch's inserts.
@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy import column as sql_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -137,7 +137,15 @@ def _json_ready(value: Any) -> Any:
 
 
 def one_of(dialect: str, target: Any, name: str) -> ColumnElement[bool]:
-    """`target IN (:name…)` for a list parameter: one array on PostgreSQL (see above)."""
+    """`target IN (:name…)` for a list parameter: one array on PostgreSQL (see above).
+
+    On PostgreSQL the array is unnested into a semi-join rather than compared with `= ANY`.
+    A prepared statement's generic plan, made while a table was small (a new deployment, a
+    sale's orders in its first seconds), scans it and compares every row with every element
+    of a parameter array; measured: 25 ms for 100 claim keys against 3,900 orders, growing
+    with each batch until autovacuum analysed the table. The semi-join looks each element up
+    in the index, or hashes the elements once: never rows × elements."""
     if dialect == "postgresql":
-        return target == any_(bindparam(name, type_=postgresql.ARRAY(target.type)))  # type: ignore[no-any-return]
+        elements = func.unnest(bindparam(name, type_=postgresql.ARRAY(target.type)))
+        return target.in_(select(elements).scalar_subquery())  # type: ignore[no-any-return]
     return target.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
