@@ -5,10 +5,10 @@ run on every message are built once per dialect (`cached_statement`): building a
 them was most of their cost.
 
 On PostgreSQL a many-row insert sends its rows as one JSON document (`json_to_recordset`) and
-a list filter sends one array (`IN (SELECT unnest(…))`): the statement text stays the same whatever
-the number of rows, so the driver converts it once and the server can prepare it. With one
-placeholder per value, the driver re-parsed every such statement (over 50 parameters it stops
-caching), which cost more than the database did for a batch's inserts.
+a list filter sends one array (`IN (SELECT unnest(…))`): the statement text stays the same
+whatever the number of rows, so the driver converts it once and the server can prepare it.
+With one placeholder per value, the driver re-parsed every such statement (over 50 parameters
+it stops caching), which cost more than the database did for a batch's inserts.
 """
 
 from __future__ import annotations

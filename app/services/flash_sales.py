@@ -13,10 +13,10 @@ route's finish hook (app/services/flash_sale_take_many.py: one statement per tab
 batch, decided in message order under row locks); its reply is decided then. Points-priced
 items take their unit at once (app/services/flash_sale_claims.py). Sold-out claims join the
 waitlist together at `flush` too, after the takes, in message order
-(app/services/flash_sale_waitlist.py). "Started" is per
-member: a level with flash-sale early access (config/points.toml `flash_sale_early_minutes`)
-opens a sale that many minutes early unless the sale opted out (`early_access`). Only claims
-before the start read the member's level, so claims during the sale cost what they did.
+(app/services/flash_sale_waitlist.py). "Started" is per member: a level with flash-sale early
+access (config/points.toml `flash_sale_early_minutes`) opens a sale that many minutes early
+unless the sale opted out (`early_access`). Only claims before the start read the member's
+level, so claims during the sale cost what they did.
 Writes: `flash_sale_orders`, `flash_sale_holdings`, `flash_sale_items.stock`,
 `flash_sale_waitlist`, the points ledger for points-priced items, and the "仅剩 N 件" /
 "已售罄" group announcements (outbox) when a threshold is crossed.
