@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
@@ -18,6 +18,7 @@ from app.pipeline import Context, Flow, Pipeline, Route
 from app.runtime import Runtime
 from tests.factories import make_message
 from tests.points_helpers import apply, balance
+from tests.statements import statements
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -234,17 +235,12 @@ def test_a_batch_reads_its_groups_rules_scope_once_not_per_group(
     ]
     runtime.writer.store_now([InboxItem(m) for m in messages])
     engine = runtime.deps.session_factory.kw["bind"]
-    profile_reads: list[str] = []
 
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().startswith("SELECT") and "chats.profile" in statement:
-            profile_reads.append(statement)
+    def profile_read(statement: str) -> bool:
+        return statement.lstrip().startswith("SELECT") and "chats.profile" in statement
 
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(engine, profile_read) as profile_reads:
         results = runtime.worker.process_batch(20)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
     assert [r.error for r in results] == [None] * 10
     assert all("activity" in r.routes for r in results)
@@ -267,18 +263,12 @@ def test_a_batch_writes_activity_points_once_and_replies_on_the_right_message(
         make_message("积分", at=clock.now()),
     ]
     runtime.writer.store_now([InboxItem(m) for m in batch])
-    ledger_writes: list[str] = []
 
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.lstrip().startswith("INSERT INTO points_ledger"):
-            ledger_writes.append(statement)
+    def ledger_write(statement: str) -> bool:
+        return statement.lstrip().startswith("INSERT INTO points_ledger")
 
-    engine = factory.kw["bind"]
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(factory.kw["bind"], ledger_write) as ledger_writes:
         results = runtime.worker.process_batch(10)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
     assert [r.replies for r in results] == [1, 0, 1]
     with factory() as session:

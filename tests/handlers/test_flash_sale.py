@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.clock import FixedClock
 from app.db.models import Chat, Member, OutboxRow
@@ -36,6 +36,7 @@ from tests.flash_sale_helpers import (
     stock_of,
 )
 from tests.points_helpers import apply, seed_member
+from tests.statements import statements
 
 ALIASES = ("抢", "秒杀", "抢购")
 
@@ -295,18 +296,8 @@ def test_a_batch_reads_its_claims_ahead_once_and_its_own_takes_keep_that_current
         make_message("抢3", at=START, user="u-0002"),
     ]
     runtime.writer.store_now([InboxItem(m) for m in batch])
-    lookups: list[str] = []
-    engine = factory.kw["bind"]
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if "flash_sale_blocks" in statement:
-            lookups.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(factory.kw["bind"], lambda s: "flash_sale_blocks" in s) as lookups:
         results = runtime.worker.process_batch(10)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
     assert [result.error for result in results] == [None] * 4
     assert len(lookups) == 1  # the block list is read once for the batch, not per claim

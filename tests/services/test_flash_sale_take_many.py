@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
@@ -22,6 +22,7 @@ from tests.flash_sale_helpers import (
     stock_of,
 )
 from tests.points_helpers import in_tx, race
+from tests.statements import statements
 
 Factory = sessionmaker[Session]
 
@@ -91,22 +92,11 @@ def test_sold_out_claims_queue_in_message_order_with_two_statements_per_batch(
                 created_at=START,
             )
         )
-    waitlist_statements: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if "flash_sale_waitlist" in statement:
-            waitlist_statements.append(statement)
-
-    def second_batch(session: Session) -> list[ClaimResult]:
-        engine = session.get_bind()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            claims = [(b, "b1"), (c, "c1"), (b, "b2"), (d, "d2"), (e, "e1")]
-            return _batch_results(session, clock, chat, claims)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-
-    second = in_tx(session_factory, second_batch)
+    claims = [(b, "b1"), (c, "c1"), (b, "b2"), (d, "d2"), (e, "e1")]
+    with statements(
+        session_factory.kw["bind"], lambda s: "flash_sale_waitlist" in s
+    ) as waitlist_statements:
+        second = in_tx(session_factory, lambda s: _batch_results(s, clock, chat, claims))
 
     assert first == ["claimed", "waitlisted"]
     assert [(r.status, r.position) for r in second] == [
