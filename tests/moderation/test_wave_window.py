@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
+
+from rapidfuzz import fuzz
 
 from app.moderation.activity import similarity_key
 from app.moderation.wave_window import WaveEntry, WaveWindow
+from app.services.moderation_activity import length_range
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 WAVE = similarity_key("亲们看这个超值的活动点进去就有惊喜哦")
@@ -113,3 +117,37 @@ def test_an_empty_window_reads_from_the_start() -> None:
     window.refresh([entry(1), entry(2)])
     assert similar(window) == [1, 2]
     assert window.missing_ids() == []
+
+
+def test_the_character_filter_finds_exactly_what_scoring_every_key_finds() -> None:
+    # Keys from a small alphabet with random edits: many near misses, many mask collisions
+    # (characters 64 code points apart share a bit), lengths on both sides of the bound.
+    rng = random.Random(7)
+    alphabet = "积分签到秒杀群规活动快递水果aA0@" + chr(ord("积") + 64)
+    base = ["".join(rng.choices(alphabet, k=rng.randint(8, 30))) for _ in range(40)]
+    keys = [_edited(rng, rng.choice(base), alphabet) for _ in range(600)]
+    window = WaveWindow(capacity=500)  # the first 100 keys are evicted
+    window.load(entry(i + 1, key, member=1) for i, key in enumerate(keys))
+
+    for query in keys[::7]:
+        for min_similarity in (0.6, 0.8, 0.9, 0.95, 1.0):
+            lengths = length_range(len(query), min_similarity)
+            expected = [
+                i + 1
+                for i, key in enumerate(keys[100:], start=100)
+                if lengths[0] <= len(key) <= lengths[1]
+                and fuzz.ratio(query, key) >= min_similarity * 100
+            ]
+            found = similar(window, query, lengths=lengths, min_similarity=min_similarity)
+            assert found == expected, (query, min_similarity)
+
+
+def _edited(rng: random.Random, key: str, alphabet: str) -> str:
+    chars = list(key)
+    for _ in range(rng.randint(0, 4)):
+        position = rng.randrange(len(chars) + 1)
+        if rng.random() < 0.5 and position < len(chars):
+            del chars[position]
+        else:
+            chars.insert(position, rng.choice(alphabet))
+    return "".join(chars)
