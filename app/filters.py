@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from app.messages import Kind
 from app.pipeline import Context, Filter
 
@@ -41,6 +43,8 @@ def command(*words: str, takes_args: bool = False) -> Filter:
     return matches
 
 
+# Every command filter of the pipeline asks about the same text in turn.
+@lru_cache(maxsize=256)
 def strip_mentions(text: str) -> str:
     """Drop leading `@name` tokens (WeChat separates them with a space or U+2005)."""
     text = text.replace("\u2005", " ").replace("\u3000", " ").strip()

@@ -61,7 +61,7 @@ def _traditional_chars() -> frozenset[str]:
 def to_simplified(text: str) -> str:
     """Convert traditional Chinese characters to simplified ones (unchanged if there are none)."""
     chars = _traditional_chars()
-    if chars and not any(char in chars for char in text):
+    if chars and chars.isdisjoint(text):
         return text
     return str(_t2s().convert(text))
 
@@ -120,6 +120,7 @@ class TextRules:
         )
         self._cues = _alternation(config.question_cues)
         self._endings = tuple(config.question_endings)
+        self._last_normalized: tuple[str, str] = ("", "")
 
     @staticmethod
     def _mention_pattern(bot_names: tuple[str, ...]) -> re.Pattern[str]:
@@ -130,6 +131,15 @@ class TextRules:
 
     def normalize(self, text: str) -> str:
         """NFKC (full → half width), case fold, traditional → simplified, no emoji or mentions."""
+        # Answering one message asks for its normal form three or four times in a row.
+        last_text, last_normalized = self._last_normalized
+        if text == last_text:
+            return last_normalized
+        normalized = self._normalize(text)
+        self._last_normalized = (text, normalized)  # one assignment: safe across threads
+        return normalized
+
+    def _normalize(self, text: str) -> str:
         text = unicodedata.normalize("NFKC", text)
         text = _ZERO_WIDTH.sub("", text).casefold()
         text = strip_decoration(to_simplified(text))

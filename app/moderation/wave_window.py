@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -46,6 +47,9 @@ class WaveEntry:
     at: datetime
 
 
+# A key's mask is asked for when it is compared, joins this transaction's window, and joins the
+# process's window after the commit.
+@lru_cache(maxsize=4096)
 def character_mask(key: str) -> int:
     """One bit per character code modulo 64: characters that share a bit are not told apart,
     which can only let more keys through the filter, never fewer."""
@@ -145,9 +149,7 @@ class WaveWindow:
                     found.append(entry)
         return found
 
-    def _candidates(
-        self, key: str, lengths: tuple[int, int], min_similarity: float
-    ) -> np.ndarray:
+    def _candidates(self, key: str, lengths: tuple[int, int], min_similarity: float) -> np.ndarray:
         """Slots whose length is in range and whose mask leaves the similarity reachable.
 
         fuzz.ratio = 1 - indel distance / (len(a) + len(b)), so a match needs a distance of at

@@ -35,7 +35,7 @@ ACTIVITY = "activity"
 
 def visible_length(text: str) -> int:
     """Characters that count towards the minimum length: mentions and whitespace do not."""
-    return sum(1 for char in strip_mentions(text) if not char.isspace())
+    return len("".join(strip_mentions(text).split()))
 
 
 @dataclass(slots=True)
