@@ -56,7 +56,7 @@ def check_activity(
     """Flood, repeat and spam-wave hits for `current`; `recent` may include it or not."""
     history = [m for m in recent if m is not current and m != current]
     hits: list[Hit] = []
-    for rule in rules.rules:
+    for rule in rules.activity_rules:
         if isinstance(rule, FloodRule):
             hits += _flood(rule, history, current)
         elif isinstance(rule, RepeatRule):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeAlias, get_args
 
@@ -30,7 +30,15 @@ from pydantic import (
 from app.messages import Role
 from app.moderation.lexicon import LexiconTerm, make_term
 from app.moderation.links import is_host_name
-from app.moderation.rule_types import Frozen, Ladder, Rule, Tag
+from app.moderation.rule_types import (
+    FloodRule,
+    Frozen,
+    Ladder,
+    RepeatRule,
+    Rule,
+    SpamWaveRule,
+    Tag,
+)
 from app.moderation.texts import ModerationTexts
 from app.moderation.verdict import Category
 
@@ -138,6 +146,17 @@ class EffectiveRules:
     settings: ModerationSettings
     rules: tuple[Rule, ...]
     ladders: Mapping[str, Ladder]
+    # The flood, repeat and spam-wave rules, in order: every group message's activity check
+    # walks these rather than all rules.
+    activity_rules: tuple[FloodRule | RepeatRule | SpamWaveRule, ...] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        activity = tuple(
+            rule for rule in self.rules if isinstance(rule, FloodRule | RepeatRule | SpamWaveRule)
+        )
+        object.__setattr__(self, "activity_rules", activity)
 
     def is_exempt(self, *, user_id: str, role: Role) -> bool:
         """Exempt roles and whitelisted members are never moderated."""

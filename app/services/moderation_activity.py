@@ -73,7 +73,9 @@ class ActivityLog:
         self, rules: EffectiveRules, *, chat_pk: int, member_pk: int, text_key: str, at: datetime
     ) -> list[RecentMessage]:
         """Earlier messages the scope's activity rules may count (the current one excluded)."""
-        own = [r.window_seconds for r in rules.rules if isinstance(r, FloodRule | RepeatRule)]
+        own = [
+            r.window_seconds for r in rules.activity_rules if isinstance(r, FloodRule | RepeatRule)
+        ]
         found: dict[int, RecentMessage] = {}
         if own:
             since = at - timedelta(seconds=max(own))
@@ -83,7 +85,7 @@ class ActivityLog:
                 for entry in self._pending_by_sender.get((chat_pk, member_pk), ())
                 if since <= entry.at <= at
             )
-        for rule in rules.rules:
+        for rule in rules.activity_rules:
             if isinstance(rule, SpamWaveRule) and len(text_key) >= rule.min_chars:
                 found.update(self._wave(rule, chat_pk, text_key[:KEY_CHARS], at))
         return sorted(found.values(), key=lambda m: m.at)
