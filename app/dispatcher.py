@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from app.background import WakeableLoop
@@ -37,6 +37,9 @@ from app.services.presence import BatchPresence, Seen
 
 log = logging.getLogger(__name__)
 PURGE_INTERVAL_SECONDS = 600.0
+# A claimed row: id, dedupe_key and payload. Plain rows, not ORM objects: loading a batch of
+# entities cost more than the rest of the claim.
+ClaimedRow = Row[tuple[int, str, dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +140,7 @@ class InboxWorker:
             results = self._process(session, todo) if todo else []
             for row in rows:
                 if row.id in failed:
-                    results.append(self._count_failure(row, failed[row.id]))
+                    results.append(self._count_failure(session, row.id, failed[row.id]))
         return sorted(results, key=lambda result: result.inbox_id)
 
     def _batch_failed(self, claimed: list[int], error: Exception) -> list[ProcessResult]:
@@ -165,22 +168,24 @@ class InboxWorker:
     def _fail_alone(self, inbox_id: int, error: Exception) -> list[ProcessResult]:
         """A row that failed on its own: log it and count the failed attempt."""
         log.exception("inbox row failed", extra={"inbox_id": inbox_id})
-        self._record_failure(inbox_id, error)
-        return [ProcessResult(inbox_id, error=repr(error))]
+        with self._deps.session_factory() as session, session.begin():
+            return [self._count_failure(session, inbox_id, error)]
 
     def _claim(
         self, session: Session, size: int, dedupe_key: str | None, only: list[int] | None
-    ) -> Sequence[InboxRow]:
-        stmt = select(InboxRow).where(InboxRow.status == "pending")
+    ) -> Sequence[ClaimedRow]:
+        stmt = select(InboxRow.id, InboxRow.dedupe_key, InboxRow.payload).where(
+            InboxRow.status == "pending"
+        )
         if dedupe_key is not None:
             stmt = stmt.where(InboxRow.dedupe_key == dedupe_key)
         if only is not None:
             stmt = stmt.where(InboxRow.id.in_(only))
-        return session.scalars(
+        return session.execute(
             stmt.order_by(InboxRow.id).limit(size).with_for_update(skip_locked=True)
         ).all()
 
-    def _process(self, session: Session, rows: Sequence[InboxRow]) -> list[ProcessResult]:
+    def _process(self, session: Session, rows: Sequence[ClaimedRow]) -> list[ProcessResult]:
         """Presence for the batch, the pipeline per message, then the batch's writes."""
         services = Services.build(session, self._deps)
         messages = [_decode(row) for row in rows]
@@ -220,7 +225,7 @@ class InboxWorker:
         return results
 
     def _run_one(
-        self, services: Services, row: InboxRow, message: InboundMessage, pks: Seen
+        self, services: Services, row: ClaimedRow, message: InboundMessage, pks: Seen
     ) -> tuple[Context, list[str]]:
         ctx = Context(
             message=message,
@@ -233,20 +238,25 @@ class InboxWorker:
         log.info("processed", extra={"key": row.dedupe_key, "routes": routes})
         return ctx, routes
 
-    def _count_failure(self, row: InboxRow, error: Exception) -> ProcessResult:
-        """Count a failed attempt on a row claimed in this transaction."""
-        row.attempts += 1
-        row.last_error = repr(error)[:1000]
-        if row.attempts >= self._deps.settings.inbox.max_attempts:
-            row.status = "failed"  # visible to admins; never retried by itself
-        return ProcessResult(row.id, error=repr(error))
-
-    def _record_failure(self, inbox_id: int, error: Exception) -> None:
-        with self._deps.session_factory() as session, session.begin():
-            row = session.get(InboxRow, inbox_id)
-            if row is None or row.status != "pending":
-                return
-            self._count_failure(row, error)
+    def _count_failure(self, session: Session, inbox_id: int, error: Exception) -> ProcessResult:
+        """Count a failed attempt on a pending row (claimed in this transaction, or after
+        the batch that failed)."""
+        attempts = InboxRow.attempts + 1
+        session.execute(
+            update(InboxRow)
+            .where(InboxRow.id == inbox_id, InboxRow.status == "pending")
+            .values(
+                attempts=attempts,
+                last_error=repr(error)[:1000],
+                # visible to admins; never retried by itself
+                status=case(
+                    (attempts >= self._deps.settings.inbox.max_attempts, "failed"),
+                    else_=InboxRow.status,
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return ProcessResult(inbox_id, error=repr(error))
 
     # -- background thread ----------------------------------------------------------------
     def start(self) -> None:
@@ -279,7 +289,7 @@ def _mark_done(dialect: str) -> Any:
     )
 
 
-def _decode(row: InboxRow) -> InboundMessage:
+def _decode(row: ClaimedRow) -> InboundMessage:
     try:
         return payload_to_message(row.payload)
     except Exception as error:
