@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -55,20 +56,25 @@ class Runtime:
     wecom_cryptos: dict[str, WeComCrypto] = field(default_factory=dict)
     started: bool = False
 
-    def start(self) -> None:
+    def start(self, *, when_warm: Callable[[], None] | None = None) -> None:
         """Start the background threads (inbox writer, inbox worker, outbox dispatcher), and
-        build the FAQ index now rather than on the first question (it can take seconds)."""
+        build the FAQ index now rather than on the first question (it can take seconds);
+        `when_warm` runs after that, whether it worked or not."""
         self.writer.start()
         self.worker.start()
         self.outbox.start()
-        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        threading.Thread(
+            target=self._warm_up, args=(when_warm,), name="warm-up", daemon=True
+        ).start()
         self.started = True
 
-    def _warm_up(self) -> None:
+    def _warm_up(self, when_warm: Callable[[], None] | None) -> None:
         try:
             self.deps.faq.refresh(snapshot_loader(self.deps.session_factory))
         except Exception:  # the first question will try again
             log.exception("FAQ index warm-up failed")
+        if when_warm is not None:
+            when_warm()
 
     def stop(self) -> None:
         if self.started:
