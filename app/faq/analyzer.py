@@ -2,8 +2,12 @@
 
 Runs on every knowledge-base question when an index is built and on every member message before
 it is matched. The jieba dictionary is loaded once per process (about a second) and shared
-read-only; each index gets its own tokenizer holding the KB's domain words, so the global jieba
-tokenizer is never touched and an index, once built, never changes.
+read-only: it answers which strings are words and how common they are. Segmenting is done by
+rjieba, jieba's algorithm and dictionary in Rust (jieba-rs): measured 2.4 µs a message instead
+of 46 µs, with the same words for 3,884 of 3,886 FAQ, moderation and chat texts (the other two
+differ where two splits score within rounding of each other). Each index gets its own segmenter
+holding the KB's domain words, so nothing shared is touched and an index, once built, never
+changes.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import jieba
+import rjieba
 
 from app.faq.text import TextRules, has_cjk
 
@@ -47,19 +52,25 @@ def warm_up() -> None:
     _pinyin_table()
 
 
-def domain_tokenizer(words: Iterable[str]) -> jieba.Tokenizer:
-    """A private jieba tokenizer: the default dictionary plus the given domain words."""
-    base = base_tokenizer()
-    tokenizer = jieba.Tokenizer()
-    # Copying the prefix dictionary (~30 ms) instead of re-initialising (~1 s) keeps rebuilds fast
-    # and leaves the shared base tokenizer untouched.
-    tokenizer.FREQ = dict(base.FREQ)
-    tokenizer.total = base.total
-    tokenizer.initialized = True
-    for word in sorted(set(words)):
-        if len(word) > 1 and tokenizer.FREQ.get(word, 0) < _DOMAIN_WORD_FREQ:
-            tokenizer.add_word(word, _DOMAIN_WORD_FREQ)
-    return tokenizer
+class Segmenter:
+    """Words of a text: jieba's default dictionary (no HMM guessing) plus some domain words."""
+
+    def __init__(self, domain_words: Iterable[str]) -> None:
+        base = base_tokenizer()
+        self._cutter = rjieba.Jieba()  # its own copy of the default dictionary (~80 ms)
+        self._domain: set[str] = set()
+        for word in sorted(set(domain_words)):
+            if len(word) > 1 and base.FREQ.get(word, 0) < _DOMAIN_WORD_FREQ:
+                self._cutter.add_word(word, _DOMAIN_WORD_FREQ, None)
+                self._domain.add(word)
+        self._frequencies = base.FREQ
+
+    def cut(self, text: str) -> list[str]:
+        return self._cutter.cut(text, False)
+
+    def is_word(self, text: str) -> bool:
+        """In the dictionary or a domain word (jieba keeps word prefixes at frequency 0)."""
+        return text in self._domain or bool(self._frequencies.get(text))
 
 
 # jieba's part-of-speech tags for words that carry little meaning of their own: adverbs,
@@ -242,18 +253,18 @@ class Analyzer:
         self,
         rules: TextRules,
         synonyms: Synonyms,
-        tokenizer: jieba.Tokenizer,
+        segmenter: Segmenter,
         stop_words: frozenset[str],
     ) -> None:
         self._rules = rules
         self._synonyms = synonyms
-        self._tokenizer = tokenizer
+        self._segmenter = segmenter
         self._stop_words = stop_words
         self._typos: TypoCorrector | None = None
 
     def with_typo_correction(self, vocabulary: Iterable[str]) -> Analyzer:
         """A copy that corrects homophone typos in queries towards the given vocabulary."""
-        analyzer = Analyzer(self._rules, self._synonyms, self._tokenizer, self._stop_words)
+        analyzer = Analyzer(self._rules, self._synonyms, self._segmenter, self._stop_words)
         analyzer._typos = TypoCorrector(vocabulary)
         return analyzer
 
@@ -265,7 +276,7 @@ class Analyzer:
         """Clean, segment, map synonyms, fix typos; then terms and character n-grams."""
         tokens = [
             self._synonyms.canonical(token)
-            for token in self._tokenizer.lcut(self._rules.clean(text), HMM=False)
+            for token in self._segmenter.cut(self._rules.clean(text))
         ]
         if self._typos is not None:
             tokens = self._typos.correct(tokens)
@@ -284,13 +295,13 @@ class Analyzer:
 
     def _expand(self, tokens: Sequence[str]) -> Iterable[str]:
         """Each token, preceded by the dictionary words inside it (配送范围 → 配送, 范围)."""
-        frequencies = self._tokenizer.FREQ
+        is_word = self._segmenter.is_word
         for token in tokens:
             for size in (2, 3):
                 if len(token) > size:
                     for i in range(len(token) - size + 1):
                         part = token[i : i + size]
-                        if frequencies.get(part):
+                        if is_word(part):
                             yield self._synonyms.canonical(part)
             yield token
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from app.faq.analyzer import Analysis, Analyzer, Synonyms, domain_tokenizer, general_weight
+from app.faq.analyzer import Analysis, Analyzer, Segmenter, Synonyms, general_weight
 from app.faq.config import FaqConfig
 from app.faq.scoring import DEFAULT_MODEL, Features, LogisticModel
 from app.faq.semantic import SemanticLayer, load_embedder
@@ -385,9 +385,7 @@ def _build_corpus(entries: tuple[KbEntry, ...], config: FaqConfig) -> _Corpus:
     rules = TextRules(config.text)
     synonyms = Synonyms(config.synonyms)
     domain = _domain_words(entries, rules, synonyms)
-    analyzer = Analyzer(
-        rules, synonyms, domain_tokenizer(domain), frozenset(config.text.stop_words)
-    )
+    analyzer = Analyzer(rules, synonyms, Segmenter(domain), frozenset(config.text.stop_words))
     doc_entry: list[int] = []
     entry_start: list[int] = []
     analyses: list[Analysis] = []
