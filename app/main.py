@@ -3,12 +3,11 @@
 The lifespan builds the runtime (database, senders, background workers) from Settings; in
 development it also upgrades the SQLite schema so `qunyun serve` works on a fresh checkout.
 It then moves everything built at startup out of the garbage collector's sight (see
-`_quiet_gc`).
+`app.runtime.quiet_gc`).
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,28 +20,10 @@ from app.api import bridge, health, payment_callback, wecom
 from app.api import v1 as admin_api
 from app.clock import Clock
 from app.devsecrets import with_dev_secrets
-from app.runtime import Runtime, build_runtime
+from app.runtime import Runtime, build_runtime, quiet_gc
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-# Young-generation threshold (CPython's default is 700). Requests allocate few objects that
-# outlive them, so a larger one collects rarely and promotes fewer in-flight objects.
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def _quiet_gc() -> None:
-    """Freeze the objects that live as long as the process (modules, routes, models, the
-    runtime) so that full collections no longer walk them, and collect the young generation
-    less often.
-
-    Measured on the webhook benchmark: full collections of the ~200,000 startup objects
-    paused every thread for 60–120 ms, several times a second under load, which was most of
-    the callbacks' p99.
-    """
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def create_app(
@@ -63,9 +44,9 @@ def create_app(
             # Again once the FAQ index is built: jieba's dictionary and the index are most of
             # the long-lived objects (measured: a full collection walking them took 110–140 ms
             # in the inbox worker; frozen, 3 ms).
-            rt.start(when_warm=_quiet_gc if own else None)
+            rt.start(when_warm=quiet_gc if own else None)
         if own:
-            _quiet_gc()
+            quiet_gc()
         try:
             yield
         finally:

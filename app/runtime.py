@@ -6,6 +6,7 @@ constructs engines, senders or background threads.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -41,6 +42,26 @@ WRITER_PRIORITY_SECONDS = 0.05
 # SQLite: how long the inbox worker steps back between batches so other threads get the
 # process's one connection.
 CONNECTION_TURN_SECONDS = 0.0005
+
+
+# Young-generation threshold (CPython's default is 700). Requests allocate few objects that
+# outlive them, so a larger one collects rarely and promotes fewer in-flight objects.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def quiet_gc() -> None:
+    """Freeze the objects that live as long as the process (modules, routes, models, the
+    runtime) so that full collections no longer walk them, and collect the young generation
+    less often.
+
+    Measured on the webhook benchmark: full collections of the ~200,000 startup objects
+    paused every thread for 60–120 ms, several times a second under load, which was most of
+    the callbacks' p99.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 @dataclass
