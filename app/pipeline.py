@@ -117,10 +117,14 @@ class Pipeline:
         """Run the routes in order; returns the names of the routes that ran."""
         ran: list[str] = []
         for route in self.routes:
-            if not all(check(ctx) for check in route.when):
-                continue
-            ran.append(route.name)
-            if route.handler(ctx) is Flow.STOP:
-                log.info("pipeline stopped", extra={"route": route.name})
-                break
+            # A plain loop rather than all(<generator>): this runs for every route of every
+            # message, and the generator was a tenth of the pipeline's own time.
+            for check in route.when:
+                if not check(ctx):
+                    break
+            else:
+                ran.append(route.name)
+                if route.handler(ctx) is Flow.STOP:
+                    log.info("pipeline stopped", extra={"route": route.name})
+                    break
         return ran

@@ -19,7 +19,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import jieba
 import rjieba
@@ -29,6 +29,7 @@ from app.faq.text import TextRules, has_cjk
 _LOG = logging.getLogger(__name__)
 _SPACE = re.compile(r"\s+")
 _KEEP_TOKEN = re.compile(r"[\u3400-\u9fffa-z0-9]")
+_HANZI = re.compile(r"[\u3400-\u9fff]+")
 # Frequency given to a domain word so jieba keeps it whole (a typical two-character word has a
 # few thousand; 20,000 outweighs any split into commoner parts).
 _DOMAIN_WORD_FREQ = 20_000
@@ -196,6 +197,7 @@ def char_sound(char: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", first) if c.isascii())
 
 
+@lru_cache(maxsize=65_536)
 def sound_key(word: str) -> str:
     """The toneless pinyin of a word, used to find homophone typos (积份 → 积分)."""
     return " ".join(char_sound(char) for char in word)
@@ -233,7 +235,7 @@ class TypoCorrector:
 
 
 def _is_hanzi(word: str) -> bool:
-    return all("\u3400" <= char <= "\u9fff" for char in word)
+    return _HANZI.fullmatch(word) is not None
 
 
 @dataclass(frozen=True, slots=True)
