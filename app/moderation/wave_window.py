@@ -154,12 +154,14 @@ class WaveWindow:
 
         fuzz.ratio = 1 - indel distance / (len(a) + len(b)), so a match needs a distance of at
         most (1 - similarity) × (len(a) + len(b)); the differing mask bits are a lower bound.
+        The bound is taken at the longest length in range: integers only (a bound per slot in
+        floating point took longer than the rest), and rapidfuzz has the last word anyway.
         """
         size = self._size
         masks, sizes = self._masks[:size], self._lengths[:size]
         differing = np.bitwise_count(masks ^ np.uint64(character_mask(key)))
-        allowed = (1 - min_similarity) * (len(key) + sizes) + _BOUND_SLACK
-        keep = (sizes >= lengths[0]) & (sizes <= lengths[1]) & (differing <= allowed)
+        allowed = int((1 - min_similarity) * (len(key) + lengths[1]) + _BOUND_SLACK)
+        keep = (differing <= allowed) & (sizes >= lengths[0]) & (sizes <= lengths[1])
         return np.flatnonzero(keep)
 
     def _append(self, entry: WaveEntry) -> None:

@@ -151,3 +151,14 @@ def _edited(rng: random.Random, key: str, alphabet: str) -> str:
         else:
             chars.insert(position, rng.choice(alphabet))
     return "".join(chars)
+
+
+def test_a_key_exactly_at_the_similarity_is_found() -> None:
+    # 45 characters, and the same with 10 more: ratio exactly 0.9, and 10 differing mask bits
+    # where (1 - 0.9) × (45 + 55) is 9.999… in floating point.
+    key = "".join(chr(0x4E00 + i) for i in range(45))
+    longer = key + "".join(chr(0x4E00 + 45 + i) for i in range(10))
+    window = WaveWindow()
+    window.load([entry(1, longer)])
+
+    assert similar(window, key, lengths=(36, 55), min_similarity=0.9) == [1]
