@@ -44,7 +44,7 @@ def command(*words: str, takes_args: bool = False) -> Filter:
 
 
 # Every command filter of the pipeline asks about the same text in turn.
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)
 def strip_mentions(text: str) -> str:
     """Drop leading `@name` tokens (WeChat separates them with a space or U+2005)."""
     text = text.replace("\u2005", " ").replace("\u3000", " ").strip()

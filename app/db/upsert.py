@@ -149,3 +149,15 @@ def one_of(dialect: str, target: Any, name: str) -> ColumnElement[bool]:
         elements = func.unnest(bindparam(name, type_=postgresql.ARRAY(target.type)))
         return target.in_(select(elements).scalar_subquery())  # type: ignore[no-any-return]
     return target.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+
+
+def matches_any(dialect: str, target: Any, name: str) -> ColumnElement[bool]:
+    """`target IN (:name…)` as a plain filter: `= ANY(array)` on PostgreSQL.
+
+    For rows a query computes (a window's output, say): a semi-join there can be planned as a
+    loop that unnests the array again for every row, which no statistics prevent; this filter
+    compares each row with the array's elements, a cost that stays small for a batch's list."""
+    if dialect == "postgresql":
+        array = bindparam(name, type_=postgresql.ARRAY(target.type))
+        return target == func.any(array)  # type: ignore[no-any-return]
+    return target.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]

@@ -7,9 +7,8 @@ each process keeps the newest `capacity` similarity keys in a ring, each with it
 64-bit mask of the characters it uses. Two keys whose masks differ in n bits are at least n
 insertions and deletions apart (every differing bit stands for a character only one of them
 has), so one vectorised pass over the masks rules out nearly every key that cannot reach the
-similarity, and rapidfuzz scores only the few left (measured on group chatter: about 35
-candidates of 5,000, 20 times less work than scoring them all). Nothing that would match is
-ever ruled out.
+similarity, and rapidfuzz scores only the few left (measured on group chatter against a full
+window: 40–55 µs a message instead of 250). Nothing that would match is ever ruled out.
 
 The rows come from the `moderation_activity` table, so messages other processes recorded
 count too: the caller reads the rows after `high_id` plus the `missing_ids` — ids below the

@@ -4,9 +4,9 @@ Runs from `FlashSaleService.flush` (app/services/flash_sales.py) inside the inbo
 transaction, after the claims lock, for the batch's claims that found their item sold out in
 a sale with a waitlist. One statement inserts every member's row in message order unless the
 member is queued already (ON CONFLICT DO NOTHING keeps the first place); one reads each
-member's row with its place among those still waiting (a window over the items' waiting rows,
-oldest first). A member whose earlier place was used (offered, or closed) gets place 0: they
-are told the item is sold out. Joins are serialised by the claims lock, so no other claim adds
+member's place among those still waiting (a window over the items' waiting rows, oldest
+first). A member whose earlier place was used (offered, or closed) has none, place 0: they are
+told the item is sold out. Joins are serialised by the claims lock, so no other claim adds
 rows between the two statements. Changes `flash_sale_waitlist`.
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import FlashSaleWaitlist
-from app.db.upsert import cached_statement, insert_rows, one_of
+from app.db.upsert import cached_statement, insert_rows, matches_any, one_of
 
 WAITLIST = cast(Table, FlashSaleWaitlist.__table__)
 
@@ -60,7 +60,7 @@ def join_waitlists(session: Session, joins: Sequence[Join]) -> list[int]:
         "members": sorted({join.member_pk for join in joins}),
     }
     places = {
-        (int(row.item_id), int(row.member_id)): int(row.place or 0)
+        (int(row.item_id), int(row.member_id)): int(row.place)
         for row in session.execute(stmt, params)
     }
     return [places.get((join.item_id, join.member_pk), 0) for join in joins]
@@ -71,10 +71,16 @@ def _insert(_dialect: str, insert: Any) -> Any:
 
 
 def _places_statement(dialect: str) -> Any:
-    """Each given member's row for the given items, with its place if it is waiting."""
+    """The given members' waiting rows for the given items, with their places.
+
+    One pass over the items' waiting rows: the members are picked from the numbered rows, so
+    the numbering runs once whatever the plan (joined back to the table, a plan made while
+    the waitlist was small numbered every waiting row again for each member: measured 30 ms
+    a batch with 1,900 waiting)."""
     waiting = (
         select(
-            WAITLIST.c.id,
+            WAITLIST.c.item_id,
+            WAITLIST.c.member_id,
             func.row_number()
             .over(partition_by=WAITLIST.c.item_id, order_by=WAITLIST.c.id)
             .label("place"),
@@ -82,11 +88,6 @@ def _places_statement(dialect: str) -> Any:
         .where(one_of(dialect, WAITLIST.c.item_id, "items"), WAITLIST.c.status == "waiting")
         .subquery("waiting")
     )
-    return (
-        select(WAITLIST.c.item_id, WAITLIST.c.member_id, waiting.c.place)
-        .select_from(WAITLIST.outerjoin(waiting, waiting.c.id == WAITLIST.c.id))
-        .where(
-            one_of(dialect, WAITLIST.c.item_id, "items"),
-            one_of(dialect, WAITLIST.c.member_id, "members"),
-        )
+    return select(waiting.c.item_id, waiting.c.member_id, waiting.c.place).where(
+        matches_any(dialect, waiting.c.member_id, "members")
     )
