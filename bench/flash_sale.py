@@ -86,6 +86,7 @@ class Result:
     seconds: float
     latencies_ms: list[float] = field(default_factory=list)
     stored_per_s: float = 0.0  # how fast the inbox rows were actually stored (paced runs)
+    offered_per_s: float | None = None  # the paced rate asked for; None for a burst
 
     def p99(self) -> float:
         ordered = sorted(self.latencies_ms)
@@ -306,7 +307,7 @@ def run_pipeline(
     mode = "pipeline-burst" if rate is None else f"pipeline@{rate:.0f}/s"
     spread = max(stored.values()) - min(stored.values())
     stored_rate = len(items) / spread if spread > 0 else float("inf")
-    return Result(db, mode, scenario, len(items), claims, seconds, latencies, stored_rate)
+    return Result(db, mode, scenario, len(items), claims, seconds, latencies, stored_rate, rate)
 
 
 Run = tuple[dict[str, float], list[tuple[int, float]], float]
@@ -504,14 +505,20 @@ def _verdict(results: list[Result]) -> None:
     if not burst or not paced:
         return
     best = max(r.attempts / r.seconds for r in burst)
-    # Met only by one paced run that both keeps up with the goal rate and stays in the p99.
-    fastest = max(paced, key=lambda r: r.attempts / r.seconds)
-    rate = fastest.attempts / fastest.seconds
-    ok = any(r.attempts / r.seconds >= GOAL_CLAIMS_PER_S and r.p99() <= GOAL_P99_MS for r in paced)
+    # Met only when every run offered at least the goal rate (each stock size) keeps up with
+    # the goal and stays in the p99.
+    at_goal = [r for r in paced if (r.offered_per_s or 0) >= GOAL_CLAIMS_PER_S]
+    ok = bool(at_goal) and all(
+        r.attempts / r.seconds >= GOAL_CLAIMS_PER_S and r.p99() <= GOAL_P99_MS for r in at_goal
+    )
+    runs = "; ".join(
+        f"{r.scenario.units} units {r.attempts / r.seconds:.0f}/s p99 {r.p99():.0f} ms"
+        for r in at_goal
+    )
     print(
         f"PostgreSQL goal (>= {GOAL_CLAIMS_PER_S:.0f} claims/s, p99 <= {GOAL_P99_MS:.0f} ms): "
-        f"best burst {best:.0f} attempts/s; fastest paced {rate:.0f} attempts/s with p99 "
-        f"{fastest.p99():.0f} ms -> {'MET' if ok else 'MISSED'}"
+        f"best burst {best:.0f} attempts/s; paced at or above the goal: {runs or 'none'}"
+        f" -> {'MET' if ok else 'MISSED'}"
     )
 
 
