@@ -266,7 +266,7 @@ def _worker_loop(
     from app.clock import SystemClock
     from app.dispatcher import InboxWorker
     from app.handlers import PIPELINE
-    from app.runtime import quiet_gc
+    from app.runtime import quiet_gc, warm_up
     from app.services import AppDeps
     from app.services.texts import Texts
     from app.settings import CONFIG_DIR, Settings
@@ -274,7 +274,8 @@ def _worker_loop(
     settings = Settings(_env_file=None, database_url=url)
     deps = AppDeps(settings, SystemClock(), factory, Texts.load(CONFIG_DIR / "texts.toml"))
     worker = InboxWorker(deps, PIPELINE)
-    quiet_gc()  # as a served process does once it has started
+    warm_up(deps)  # as a served process does once it has started
+    quiet_gc()
     ready.put(True)
     finished: list[tuple[int, float]] = []
     while True:

@@ -7,17 +7,22 @@ import threading
 from app.runtime import Runtime
 
 
-def test_when_warm_runs_once_the_faq_index_is_built(runtime: Runtime) -> None:
-    versions_seen: list[int | None] = []
+def test_when_warm_runs_once_the_first_messages_would_find_everything_built(
+    runtime: Runtime,
+) -> None:
+    seen: list[tuple[int | None, bool]] = []
     warm = threading.Event()
 
     def when_warm() -> None:
-        versions_seen.append(runtime.deps.faq.version)
+        seen.append((runtime.deps.faq.version, runtime.deps.moderation.current is not None))
         warm.set()
 
     assert runtime.deps.faq.version is None
+    assert runtime.deps.moderation.current is None
     runtime.start(when_warm=when_warm)
 
     assert warm.wait(timeout=60)
-    assert len(versions_seen) == 1
-    assert versions_seen[0] is not None
+    assert len(seen) == 1
+    faq_version, rules_built = seen[0]
+    assert faq_version is not None
+    assert rules_built

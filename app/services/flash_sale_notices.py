@@ -33,7 +33,8 @@ from app.services.posts import DeliveryNotes, PostContent, RobotKeys, drafts_for
 
 
 @lru_cache(maxsize=1)
-def _routing() -> tuple[RobotKeys, DeliveryNotes]:
+def announcement_routing() -> tuple[RobotKeys, DeliveryNotes]:
+    """The groups' robot keys and delivery notes, from the scheduler's config (read once)."""
     # Imported here: the scheduler registry imports app.services, which imports this module.
     from app.jobs.registry import load_scheduler_config
 
@@ -51,7 +52,7 @@ def post_to_sale_chats(
         .where(FlashSaleChat.sale_id == sale_id)
         .order_by(Chat.id)
     ).all()
-    robots, notes = _routing()
+    robots, notes = announcement_routing()
     drafts = []
     for chat in chats:
         route = route_for(chat, robots, notes)
