@@ -143,8 +143,10 @@ def one_of(dialect: str, target: Any, name: str) -> ColumnElement[bool]:
     A prepared statement's generic plan, made while a table was small (a new deployment, a
     sale's orders in its first seconds), scans it and compares every row with every element
     of a parameter array; measured: 25 ms for 100 claim keys against 3,900 orders, growing
-    with each batch until autovacuum analysed the table. The semi-join looks each element up
-    in the index, or hashes the elements once: never rows × elements."""
+    with each batch until autovacuum analysed the table. The semi-join usually looks each
+    element up in the index or hashes the elements once; it can still loop over the elements
+    for every row when the planner takes the rows for a handful (a table analysed while
+    empty), which the rest of the statement usually keeps few (see `matches_any`)."""
     if dialect == "postgresql":
         elements = func.unnest(bindparam(name, type_=postgresql.ARRAY(target.type)))
         return target.in_(select(elements).scalar_subquery())  # type: ignore[no-any-return]
@@ -154,9 +156,10 @@ def one_of(dialect: str, target: Any, name: str) -> ColumnElement[bool]:
 def matches_any(dialect: str, target: Any, name: str) -> ColumnElement[bool]:
     """`target IN (:name…)` as a plain filter: `= ANY(array)` on PostgreSQL.
 
-    For rows a query computes (a window's output, say): a semi-join there can be planned as a
-    loop that unnests the array again for every row, which no statistics prevent; this filter
-    compares each row with the array's elements, a cost that stays small for a batch's list."""
+    For many rows a query computes (a window's output, say): on outdated statistics a
+    semi-join there was planned as a loop that unnested the array again for every row; this
+    filter compares each row with the array's elements in one pass (measured: 8.7 ms a batch
+    as a semi-join, 2.6 ms as this filter, 1,900 waitlist rows against 100 members)."""
     if dialect == "postgresql":
         array = bindparam(name, type_=postgresql.ARRAY(target.type))
         return target == func.any(array)  # type: ignore[no-any-return]
